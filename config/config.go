@@ -1,0 +1,289 @@
+// Package config loads hearth's TOML configuration strictly: an unknown
+// key is an error naming the key. The core settings decode into Config;
+// every other top-level table is the section of a module, which decodes it
+// itself with its own defaults (see Section and Check).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the core configuration. Field comments give the TOML keys.
+type Config struct {
+	Hosts   []string `toml:"hosts"`    // virtual hosts served
+	DataDir string   `toml:"data_dir"` // SQLite database, generated certificates
+	Listen  Listen   `toml:"listen"`
+	TLS     TLS      `toml:"tls"`
+	Storage Storage  `toml:"storage"`
+	Log     Log      `toml:"log"`
+	Limits  Limits   `toml:"limits"`
+	Auth    Auth     `toml:"auth"`
+}
+
+// Listen lists the addresses of each listener; an empty list disables it.
+type Listen struct {
+	C2S    []string `toml:"c2s"`     // STARTTLS (required)
+	C2STLS []string `toml:"c2s_tls"` // direct TLS, XEP-0368
+}
+
+// TLS names the certificates: one pair for every host, or a folder with
+// one pair per domain (<domain>.crt/<domain>.key or certbot's
+// <domain>/fullchain.pem and privkey.pem). With neither, hearth generates a
+// self-signed certificate per host under data_dir/certs.
+type TLS struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+	Dir  string `toml:"dir"`
+}
+
+// Storage selects the backend.
+type Storage struct {
+	Driver string `toml:"driver"` // sqlite (default); postgres and mysql
+	DSN    string `toml:"dsn"`    // sqlite: defaults to <data_dir>/hearth.db
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info (default), warn, error
+	Format string `toml:"format"` // text (default) or json
+}
+
+// Limits bound what clients may send and hold.
+type Limits struct {
+	MaxStanzaSize      int `toml:"max_stanza_size"`      // bytes, default 262144
+	MaxQueueSize       int `toml:"max_queue_size"`       // bytes queued for one session, default 1 MiB
+	NegotiationTimeout int `toml:"negotiation_timeout"`  // seconds from connect to bound resource, default 60
+	AuthFailuresPerIP  int `toml:"auth_failures_per_ip"` // failed logins per IP per auth_failure_window, default 10
+	AuthFailureWindow  int `toml:"auth_failure_window"`  // seconds, default 300
+	MaxAuthAttempts    int `toml:"max_auth_attempts"`    // failed SASL attempts per stream, default 3
+}
+
+// Auth configures password storage.
+type Auth struct {
+	SCRAMIterations int `toml:"scram_iterations"` // default 4096; >= 4096 recommended
+}
+
+// File is a loaded configuration: the core Config plus the module sections.
+type File struct {
+	Config
+	Path     string // "" for the zero-config defaults
+	md       toml.MetaData
+	sections map[string]toml.Primitive
+}
+
+// Default returns the zero-config defaults: localhost, ./hearth-data,
+// SQLite, c2s on port 5222.
+func Default() *File {
+	f := &File{sections: map[string]toml.Primitive{}}
+	f.applyDefaults()
+	return f
+}
+
+func (f *File) applyDefaults() {
+	c := &f.Config
+	if len(c.Hosts) == 0 {
+		c.Hosts = []string{"localhost"}
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./hearth-data"
+	}
+	if c.Listen.C2S == nil {
+		c.Listen.C2S = []string{":5222"}
+	}
+	if c.Storage.Driver == "" {
+		c.Storage.Driver = "sqlite"
+	}
+	if c.Storage.DSN == "" && c.Storage.Driver == "sqlite" {
+		c.Storage.DSN = filepath.Join(c.DataDir, "hearth.db")
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "text"
+	}
+	l := &c.Limits
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxStanzaSize, 256<<10)
+	def(&l.MaxQueueSize, 1<<20)
+	def(&l.NegotiationTimeout, 60)
+	def(&l.AuthFailuresPerIP, 10)
+	def(&l.AuthFailureWindow, 300)
+	def(&l.MaxAuthAttempts, 3)
+	def(&c.Auth.SCRAMIterations, 4096)
+}
+
+// coreKeys are the top-level keys that belong to Config.
+var coreKeys = []string{"hosts", "data_dir", "listen", "tls", "storage", "log", "limits", "auth"}
+
+// Load reads and validates the file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := Parse(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f.Path = path
+	return f, nil
+}
+
+// Parse parses a configuration from TOML text.
+func Parse(text string) (*File, error) {
+	f := &File{sections: map[string]toml.Primitive{}}
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(text, &top)
+	if err != nil {
+		return nil, err
+	}
+	f.md = md
+	for key, prim := range top {
+		if slices.Contains(coreKeys, key) {
+			continue
+		}
+		if md.Type(key) != "Hash" {
+			return nil, fmt.Errorf("unknown key %q", key)
+		}
+		f.sections[key] = prim
+	}
+	// Decode the core keys through a struct holding only them.
+	core := map[string]toml.Primitive{}
+	for _, k := range coreKeys {
+		if p, ok := top[k]; ok {
+			core[k] = p
+		}
+	}
+	for k, p := range core {
+		var dst any
+		switch k {
+		case "hosts":
+			dst = &f.Hosts
+		case "data_dir":
+			dst = &f.DataDir
+		case "listen":
+			dst = &f.Listen
+		case "tls":
+			dst = &f.TLS
+		case "storage":
+			dst = &f.Storage
+		case "log":
+			dst = &f.Log
+		case "limits":
+			dst = &f.Limits
+		case "auth":
+			dst = &f.Auth
+		}
+		if err := md.PrimitiveDecode(p, dst); err != nil {
+			return nil, fmt.Errorf("key %q: %w", k, err)
+		}
+	}
+	if err := f.undecoded(coreKeys); err != nil {
+		return nil, err
+	}
+	f.applyDefaults()
+	return f, f.validate()
+}
+
+// undecoded reports keys under the given top-level keys that nothing decoded.
+func (f *File) undecoded(under []string) error {
+	var bad []string
+	for _, k := range f.md.Undecoded() {
+		if len(k) > 0 && slices.Contains(under, k[0]) {
+			bad = append(bad, k.String())
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return fmt.Errorf("unknown key %q", strings.Join(bad, `", "`))
+	}
+	return nil
+}
+
+func (f *File) validate() error {
+	c := &f.Config
+	for _, h := range c.Hosts {
+		if h == "" || strings.ContainsAny(h, "@/ ") {
+			return fmt.Errorf("hosts: invalid domain %q", h)
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("tls: cert and key must be given together")
+	}
+	switch c.Storage.Driver {
+	case "sqlite", "postgres", "mysql":
+	default:
+		return fmt.Errorf("storage.driver: unknown driver %q (sqlite, postgres or mysql)", c.Storage.Driver)
+	}
+	if c.Storage.Driver != "sqlite" && c.Storage.DSN == "" {
+		return fmt.Errorf("storage.dsn: required for driver %q", c.Storage.Driver)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: unknown level %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: unknown format %q", c.Log.Format)
+	}
+	if c.Auth.SCRAMIterations < 4096 {
+		return fmt.Errorf("auth.scram_iterations: %d is below the minimum of 4096", c.Auth.SCRAMIterations)
+	}
+	return nil
+}
+
+// Section returns a decoder for the module section name, or nil when the
+// file has no such section. Its result is a module.Decoder.
+func (f *File) Section(name string) func(v any) error {
+	p, ok := f.sections[name]
+	if !ok {
+		return nil
+	}
+	return func(v any) error { return f.md.PrimitiveDecode(p, v) }
+}
+
+// Check reports sections no module claimed and keys inside claimed
+// sections that no module decoded. Call it after every module decoded its
+// section.
+func (f *File) Check(claimed []string) error {
+	var unknown []string
+	for name := range f.sections {
+		if !slices.Contains(claimed, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("unknown section [%s]", strings.Join(unknown, "], ["))
+	}
+	if f.md.Keys() == nil {
+		return nil
+	}
+	return f.undecoded(claimed)
+}
+
+// Find returns the configuration file to use when none is given: ./hearth.toml,
+// then /etc/hearth/hearth.toml, or "" for the zero-config defaults.
+func Find() string {
+	for _, p := range []string{"hearth.toml", "/etc/hearth/hearth.toml"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}

@@ -1,0 +1,97 @@
+package config
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	d := Default()
+	if got := strings.Join(d.Hosts, ","); got != "localhost" {
+		t.Errorf("hosts = %q, want localhost", got)
+	}
+	if d.DataDir != "./hearth-data" || d.Storage.Driver != "sqlite" || d.Storage.DSN != filepath.Join("hearth-data", "hearth.db") {
+		t.Errorf("storage defaults: data_dir %q, driver %q, dsn %q", d.DataDir, d.Storage.Driver, d.Storage.DSN)
+	}
+	if strings.Join(d.Listen.C2S, ",") != ":5222" || len(d.Listen.C2STLS) != 0 {
+		t.Errorf("listen defaults: %+v", d.Listen)
+	}
+	if d.Limits.MaxStanzaSize != 256<<10 || d.Auth.SCRAMIterations != 4096 {
+		t.Errorf("limits %+v auth %+v", d.Limits, d.Auth)
+	}
+}
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name, text string
+		wantErr    string // "" = valid
+		check      func(t *testing.T, f *File)
+	}{
+		{name: "issue example", text: `
+hosts    = ["example.org"]
+data_dir = "/var/lib/hearth"
+[listen]
+c2s     = ["0.0.0.0:5222"]
+c2s_tls = ["0.0.0.0:5223"]
+[tls]
+cert = "/etc/hearth/fullchain.pem"
+key  = "/etc/hearth/privkey.pem"
+[storage]
+driver = "sqlite"
+dsn    = ""
+[registration]
+mode = "closed"
+`, check: func(t *testing.T, f *File) {
+			if f.DataDir != "/var/lib/hearth" || f.Storage.DSN != "/var/lib/hearth/hearth.db" || f.Listen.C2STLS[0] != "0.0.0.0:5223" {
+				t.Errorf("parsed %+v", f.Config)
+			}
+			if f.Section("registration") == nil || f.Section("muc") != nil {
+				t.Errorf("sections: registration present, muc absent expected")
+			}
+			if err := f.Check([]string{"registration"}); err == nil {
+				t.Errorf("Check passed although nothing decoded registration.mode")
+			}
+			var reg struct{ Mode string }
+			if err := f.Section("registration")(&reg); err != nil || reg.Mode != "closed" {
+				t.Errorf("section decode: %v %+v", err, reg)
+			}
+			if err := f.Check([]string{"registration"}); err != nil {
+				t.Errorf("Check after decoding: %v", err)
+			}
+		}},
+		{name: "unknown key", text: "hostz = []", wantErr: `unknown key "hostz"`},
+		{name: "unknown nested key", text: "[tls]\ncrt = \"x\"", wantErr: "tls.crt"},
+		{name: "cert without key", text: "[tls]\ncert = \"x\"", wantErr: "cert and key"},
+		{name: "few iterations", text: "[auth]\nscram_iterations = 100", wantErr: "scram_iterations"},
+		{name: "bad host", text: "hosts = [\"a@b\"]", wantErr: "invalid domain"},
+		{name: "wrong type", text: "hosts = \"example.org\"", wantErr: "hosts"},
+		{name: "postgres needs dsn", text: "[storage]\ndriver = \"postgres\"", wantErr: "storage.dsn"},
+		{name: "bad log level", text: "[log]\nlevel = \"loud\"", wantErr: "log.level"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := Parse(tc.text)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			tc.check(t, f)
+		})
+	}
+}
+
+func TestCheckUnknownSection(t *testing.T) {
+	f, err := Parse("[frobnicator]\nx = 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Check(nil); err == nil || !strings.Contains(err.Error(), "[frobnicator]") {
+		t.Errorf("Check = %v, want unknown section [frobnicator]", err)
+	}
+}
