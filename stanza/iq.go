@@ -10,4 +10,9 @@ const (
 
 // ResultReply returns the type="result" response to iq: same namespace and
 // id, to and from swapped, with payload as its only child when non-nil.
-func ResultReply(iq *Element, payload *Element) *Element { panic("unimplemented") }
+// xml:lang is kept.
+func ResultReply(iq *Element, payload *Element) *Element {
+	r := reply(iq, Result)
+	r.Name.Local = "iq"
+	return r.Append(payload)
+}
