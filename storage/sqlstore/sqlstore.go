@@ -2,10 +2,22 @@
 // implementation for three dialects (SQLite via modernc.org/sqlite, the
 // default; PostgreSQL via pgx; MySQL/MariaDB) and embedded, versioned
 // migrations applied by Open.
+//
+// The schema is three tables, one per shape: accounts, kv (every Map, keyed
+// by map name, owner and key) and archive (every Archive, ordered by time and
+// an insertion sequence number). See migrations/ for the exact schema and
+// its indexes.
 package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"hearth/storage"
 )
@@ -21,5 +33,191 @@ type Options struct {
 // needed, opened in WAL mode with a busy timeout), applies pending
 // migrations and returns the store.
 func Open(ctx context.Context, driver, dsn string, opts Options) (storage.Store, error) {
-	panic("unimplemented")
+	s, err := open(ctx, driver, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// open is Open returning the concrete type, for tests.
+func open(ctx context.Context, driver, dsn string, opts Options) (*store, error) {
+	s := &store{}
+	var err error
+	switch driver {
+	case "sqlite":
+		s.d = sqliteDialect
+		s.write, s.read, err = openSQLite(dsn, opts)
+	case "postgres":
+		s.d = postgresDialect
+		s.write, err = openPostgres(dsn, opts)
+		s.read = s.write
+	case "mysql":
+		s.d = mysqlDialect
+		s.write, err = openMySQL(dsn, opts)
+		s.read = s.write
+	default:
+		return nil, fmt.Errorf("sqlstore: unknown driver %q (want sqlite, postgres or mysql)", driver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := migrate(ctx, s.write, s.d); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.q = newStatements(s.d)
+	return s, nil
+}
+
+// store implements storage.Store. For SQLite, write is a single connection
+// that serialises all writes and read a pool of read-only connections; for
+// the servers both are the same pool.
+type store struct {
+	d           *dialect
+	write, read *sql.DB
+	q           statements
+}
+
+var _ storage.Store = (*store)(nil)
+
+func (s *store) Accounts() storage.Accounts { return accounts{s} }
+
+func (s *store) Map(name string) storage.Map {
+	mustValidName(name)
+	return kvMap{s, name}
+}
+
+func (s *store) Archive(name string) storage.Archive {
+	mustValidName(name)
+	return archive{s, name}
+}
+
+func (s *store) DeleteOwner(ctx context.Context, owner string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q.deleteOwnerKV, owner); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q.deleteOwnerArchive, owner)
+		return err
+	})
+}
+
+// Close closes the connection pools.
+func (s *store) Close() error {
+	err := s.write.Close()
+	if s.read != s.write {
+		err = errors.Join(err, s.read.Close())
+	}
+	return err
+}
+
+// inTx runs fn in a write transaction, committed when fn returns nil.
+func (s *store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// statements are the fixed queries, in the store's dialect.
+type statements struct {
+	accountInsert, accountGet, accountSet, accountDelete, accountList, accountListHost string
+
+	kvGet, kvSet, kvDelete, kvAll, kvOwners, kvOwnersHost string
+
+	archiveInsert, archiveGet, archivePosition, archiveCount string
+	archiveDeleteBefore, archiveDeleteBeforeAll              string
+
+	deleteOwnerKV, deleteOwnerArchive string
+}
+
+const accountColumns = `host, username,
+	sha1_salt, sha1_iterations, sha1_stored_key, sha1_server_key,
+	sha256_salt, sha256_iterations, sha256_stored_key, sha256_server_key, created`
+
+func newStatements(d *dialect) statements {
+	r := d.rebind
+	return statements{
+		accountInsert: r(`INSERT INTO accounts (` + accountColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		accountGet:    r(`SELECT ` + accountColumns + ` FROM accounts WHERE host = ? AND username = ?`),
+		accountSet: r(`UPDATE accounts SET
+			sha1_salt = ?, sha1_iterations = ?, sha1_stored_key = ?, sha1_server_key = ?,
+			sha256_salt = ?, sha256_iterations = ?, sha256_stored_key = ?, sha256_server_key = ?
+			WHERE host = ? AND username = ?`),
+		accountDelete:   r(`DELETE FROM accounts WHERE host = ? AND username = ?`),
+		accountList:     r(`SELECT ` + accountColumns + ` FROM accounts ORDER BY host, username`),
+		accountListHost: r(`SELECT ` + accountColumns + ` FROM accounts WHERE host = ? ORDER BY username`),
+
+		kvGet:        r(`SELECT entry_value FROM kv WHERE owner = ? AND store = ? AND entry_key = ?`),
+		kvSet:        r(`INSERT INTO kv (owner, store, entry_key, host, entry_value) VALUES (?, ?, ?, ?, ?)` + d.upsertKV),
+		kvDelete:     r(`DELETE FROM kv WHERE owner = ? AND store = ? AND entry_key = ?`),
+		kvAll:        r(`SELECT entry_key, entry_value FROM kv WHERE owner = ? AND store = ? ORDER BY entry_key`),
+		kvOwners:     r(`SELECT DISTINCT owner FROM kv WHERE store = ? ORDER BY owner`),
+		kvOwnersHost: r(`SELECT DISTINCT owner FROM kv WHERE store = ? AND host = ? ORDER BY owner`),
+
+		archiveInsert: r(`INSERT INTO archive (owner, store, host, id, ts, with_jid, with_bare, data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		archiveGet:             r(`SELECT ts, with_jid, data FROM archive WHERE id = ? AND owner = ? AND store = ?`),
+		archivePosition:        r(`SELECT ts, seq FROM archive WHERE id = ? AND owner = ? AND store = ?`),
+		archiveCount:           r(`SELECT COUNT(*) FROM archive WHERE owner = ? AND store = ?`),
+		archiveDeleteBefore:    r(`DELETE FROM archive WHERE owner = ? AND store = ? AND ts < ?`),
+		archiveDeleteBeforeAll: r(`DELETE FROM archive WHERE store = ? AND ts < ?`),
+
+		deleteOwnerKV:      r(`DELETE FROM kv WHERE owner = ?`),
+		deleteOwnerArchive: r(`DELETE FROM archive WHERE owner = ?`),
+	}
+}
+
+// mustValidName panics unless name is a valid Map or Archive name
+// ([a-z0-9_:.-]{1,64}): names are constants in module code, so an invalid
+// one is a programming error best found at startup.
+func mustValidName(name string) {
+	ok := len(name) >= 1 && len(name) <= 64
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("_:.-", c) >= 0
+	}
+	if !ok {
+		panic(fmt.Sprintf("storage: invalid map or archive name %q", name))
+	}
+}
+
+// ownerHost returns the host part of owner: what follows the last '@', or
+// the whole owner.
+func ownerHost(owner string) string {
+	return owner[strings.LastIndexByte(owner, '@')+1:]
+}
+
+// newID returns a random, unguessable item id: 128 bits, base64url.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// fromMicros returns the time of a stored timestamp.
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// ceilMicros returns the first whole microsecond at or after t.
+func ceilMicros(t time.Time) int64 {
+	us := t.UnixMicro() // rounds down, also before 1970
+	if time.UnixMicro(us).Before(t) {
+		us++
+	}
+	return us
+}
+
+// nonNil returns b, or an empty slice for nil: columns are NOT NULL, and a
+// nil []byte is NULL to database/sql drivers.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
