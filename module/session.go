@@ -1,0 +1,86 @@
+package module
+
+import (
+	"sync"
+
+	"hearth/jid"
+	"hearth/stanza"
+)
+
+// Session is a client's bound session as modules see it. Its methods are
+// safe for concurrent use.
+type Session interface {
+	// JID returns the full JID the session is bound to.
+	JID() jid.JID
+	// Send queues st for delivery to the client and never blocks. st must
+	// already carry its final 'from' and 'to'; it must not be changed after.
+	Send(st *stanza.Element)
+	// Presence returns the last available presence the client broadcast, or
+	// nil while the session is not available (before initial presence or
+	// after unavailable).
+	Presence() *stanza.Element
+	// SetPresence records the client's broadcast presence (nil: unavailable).
+	SetPresence(p *stanza.Element)
+	// Priority returns the priority of the current presence (0 when absent,
+	// and meaningless while unavailable).
+	Priority() int
+	// Values holds per-session data of modules (see Key).
+	Values() *Values
+	// Close ends the session's stream with a stream error (nil for a plain close).
+	Close(err error)
+}
+
+// Values is a small map of per-session module data, keyed by *Key.
+type Values struct {
+	mu sync.Mutex
+	m  map[any]any
+}
+
+// Key is a typed per-session value slot. Create keys once, at package level.
+type Key[T any] struct{ name string }
+
+// NewKey returns a new key; name is for debugging only.
+func NewKey[T any](name string) *Key[T] { return &Key[T]{name: name} }
+
+// Get returns the value stored in s for k, and whether there was one.
+func (k *Key[T]) Get(s Session) (T, bool) {
+	v := s.Values()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	x, ok := v.m[k]
+	if !ok {
+		var zero T
+		return zero, false
+	}
+	return x.(T), true
+}
+
+// Set stores val in s for k.
+func (k *Key[T]) Set(s Session, val T) {
+	v := s.Values()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = make(map[any]any)
+	}
+	v.m[k] = val
+}
+
+// Update replaces the value of k in s by fn(old, present) atomically with
+// respect to other Get/Set/Update calls on s, and returns the new value.
+func (k *Key[T]) Update(s Session, fn func(old T, present bool) T) T {
+	v := s.Values()
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil {
+		v.m = make(map[any]any)
+	}
+	old, ok := v.m[k]
+	var o T
+	if ok {
+		o = old.(T)
+	}
+	n := fn(o, ok)
+	v.m[k] = n
+	return n
+}
