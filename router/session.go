@@ -1,0 +1,231 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+
+	"hearth/jid"
+	"hearth/module"
+	"hearth/sasl"
+	"hearth/stanza"
+	"hearth/storage"
+	"hearth/stream"
+)
+
+// VHost is one virtual host: it implements stream.VHost for client streams
+// opened to its domain.
+type VHost struct {
+	r      *Router
+	reg    *module.Registry
+	domain string
+}
+
+var _ stream.VHost = (*VHost)(nil)
+
+// Registry returns the host's module registry.
+func (vh *VHost) Registry() *module.Registry { return vh.reg }
+
+// Credentials implements stream.VHost.
+func (vh *VHost) Credentials(ctx context.Context, username string) (sasl.Credentials, error) {
+	u, err := jid.New(username, vh.domain, "")
+	if err != nil || u.Local() == "" {
+		return sasl.Credentials{}, sasl.ErrUnknownUser
+	}
+	acct, err := vh.r.store.Accounts().Get(ctx, vh.domain, u.Local())
+	if errors.Is(err, storage.ErrNotFound) {
+		return sasl.Credentials{}, sasl.ErrUnknownUser
+	}
+	if err != nil {
+		return sasl.Credentials{}, err
+	}
+	return acct.Credentials, nil
+}
+
+// PreAuthFeatures implements stream.VHost.
+func (vh *VHost) PreAuthFeatures() []*stanza.Element { return vh.reg.PreAuthFeatures() }
+
+// StreamFeatures implements stream.VHost: the modules' features plus the
+// server's XEP-0115 capabilities.
+func (vh *VHost) StreamFeatures() []*stanza.Element {
+	f := vh.reg.StreamFeatures()
+	out := make([]*stanza.Element, 0, len(f)+1)
+	out = append(out, f...)
+	out = append(out, stanza.New(NSCaps, "c", "hash", "sha-1", "node", CapsNode, "ver", vh.reg.CapsVer()))
+	return out
+}
+
+// XEP-0115 identification of hearth's own capabilities.
+const (
+	NSCaps   = "http://jabber.org/protocol/caps"
+	CapsNode = "https://hearth.chat/caps"
+)
+
+// PreAuthIQ implements stream.VHost.
+func (vh *VHost) PreAuthIQ(ctx context.Context, c *stream.Conn, iq *stanza.Element) *stanza.Element {
+	typ := iq.Get("type")
+	payload := iq.FirstElement()
+	if (typ != stanza.Get && typ != stanza.Set) || payload == nil {
+		return nil
+	}
+	fn, ok := vh.reg.PreAuthIQ(module.IQKey{Type: typ, Payload: payload.Name})
+	if !ok {
+		return nil
+	}
+	res, err := fn(ctx, module.PreAuthRequest{Stanza: iq, Payload: payload, Domain: vh.domain, RemoteAddr: c.RemoteAddr(), Secure: c.Secure()})
+	reply := vh.r.iqReply(iq, res, err)
+	reply.Set("from", "")
+	reply.Set("to", "")
+	return reply
+}
+
+// Bind implements stream.VHost: it binds resource (a random one when
+// empty) and puts the session in the table. When the full JID is taken the
+// newest session wins and the old one is closed with <conflict/> (RFC 6120
+// §7.7.2.2, "override").
+func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resource string) (stream.SessionHandler, jid.JID, error) {
+	if resource == "" {
+		resource = newID()
+	}
+	full, err := bare.WithResource(resource)
+	if err != nil {
+		return nil, jid.JID{}, &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "invalid resource"}
+	}
+	s := &Session{r: vh.r, vh: vh, conn: c, jid: full}
+	r := vh.r
+	r.mu.Lock()
+	res := r.accounts[bare]
+	if res == nil {
+		res = map[string]*Session{}
+		r.accounts[bare] = res
+	}
+	old := res[full.Resource()]
+	res[full.Resource()] = s
+	r.mu.Unlock()
+	if old != nil {
+		old.replaced = true
+		old.Close(&stanza.StreamError{Condition: "conflict", Text: "replaced by a new connection"})
+	}
+	vh.reg.RunSessionBound(ctx, s)
+	return s, full, nil
+}
+
+// Session is a bound client session. It implements module.Session and
+// stream.SessionHandler.
+type Session struct {
+	r    *Router
+	vh   *VHost
+	conn *stream.Conn
+	jid  jid.JID
+
+	mu       sync.Mutex
+	presence *stanza.Element
+	priority int
+	replaced bool
+
+	values module.Values
+}
+
+var (
+	_ module.Session        = (*Session)(nil)
+	_ stream.SessionHandler = (*Session)(nil)
+)
+
+// JID implements module.Session.
+func (s *Session) JID() jid.JID { return s.jid }
+
+// Send implements module.Session.
+func (s *Session) Send(st *stanza.Element) { s.conn.Send(st) }
+
+// Presence implements module.Session.
+func (s *Session) Presence() *stanza.Element {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.presence
+}
+
+// SetPresence implements module.Session.
+func (s *Session) SetPresence(p *stanza.Element) {
+	prio := 0
+	if p != nil {
+		if v, err := strconv.Atoi(strings.TrimSpace(p.ChildText("", "priority"))); err == nil && v >= -128 && v <= 127 {
+			prio = v
+		}
+	}
+	s.mu.Lock()
+	s.presence, s.priority = p, prio
+	s.mu.Unlock()
+}
+
+// Priority implements module.Session.
+func (s *Session) Priority() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.priority
+}
+
+func (s *Session) available() (bool, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.presence != nil, s.priority
+}
+
+// Values implements module.Session.
+func (s *Session) Values() *module.Values { return &s.values }
+
+// Close implements module.Session.
+func (s *Session) Close(err error) { s.conn.Close(err) }
+
+// HandleStanza implements stream.SessionHandler.
+func (s *Session) HandleStanza(st *stanza.Element, to jid.JID) {
+	ctx := context.Background()
+	if st.Name.Local == "presence" {
+		if out := s.vh.reg.OutboundPresence(); out != nil {
+			out(ctx, s, st, to)
+			return
+		}
+		if to.IsZero() {
+			s.SetPresence(presenceOrNil(st))
+			return
+		}
+	}
+	if to.IsZero() {
+		// RFC 6120 §10.3: no 'to' means the sender's own account; the
+		// reply to such an IQ carries no 'from' either (§8.1.2.1).
+		bare := s.jid.Bare()
+		if st.Name.Local == "iq" {
+			s.r.routeIQ(ctx, s.vh, st, s.jid, bare, false)
+			return
+		}
+		st = st.Copy().Set("to", bare.String())
+		s.r.route(ctx, st, s.jid, bare)
+		return
+	}
+	s.r.route(ctx, st, s.jid, to)
+}
+
+func presenceOrNil(p *stanza.Element) *stanza.Element {
+	if t := p.Get("type"); t == "" {
+		return p
+	}
+	return nil
+}
+
+// Closed implements stream.SessionHandler: the session leaves the table
+// (unless a newer one with the same full JID replaced it) and the
+// session-closed hooks run.
+func (s *Session) Closed(err error) {
+	r := s.r
+	bare := s.jid.Bare()
+	r.mu.Lock()
+	if res := r.accounts[bare]; res[s.jid.Resource()] == s {
+		delete(res, s.jid.Resource())
+		if len(res) == 0 {
+			delete(r.accounts, bare)
+		}
+	}
+	r.mu.Unlock()
+	s.vh.reg.RunSessionClosed(context.Background(), s)
+}

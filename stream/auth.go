@@ -1,0 +1,237 @@
+package stream
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"hash"
+	"slices"
+
+	"hearth/jid"
+	"hearth/sasl"
+	"hearth/stanza"
+)
+
+// authenticate offers SASL and runs exchanges until one succeeds or the
+// attempts are used up (RFC 6120 §6).
+func (n *negotiation) authenticate(ctx context.Context) error {
+	binding := n.channelBinding()
+	var offered []sasl.Mechanism
+	mechs := stanza.New(NSSASL, "mechanisms")
+	for _, m := range sasl.Mechanisms() {
+		if m.NeedsTLS && !n.c.secure {
+			continue
+		}
+		if isPlus(m.Name) && len(binding.Types) == 0 {
+			continue
+		}
+		offered = append(offered, m)
+		mechs.Append(stanza.New(NSSASL, "mechanism").AppendText(m.Name))
+	}
+	f := features(mechs)
+	if len(binding.Types) > 0 {
+		cb := stanza.New(NSSASLCB, "sasl-channel-binding")
+		for _, t := range binding.Types {
+			cb.Append(stanza.New(NSSASLCB, "channel-binding", "type", t))
+		}
+		f.Append(cb)
+	}
+	for _, extra := range n.host.PreAuthFeatures() {
+		f.Append(extra)
+	}
+	if err := n.send(f); err != nil {
+		return err
+	}
+	plusOffered := slices.ContainsFunc(offered, func(m sasl.Mechanism) bool { return isPlus(m.Name) })
+	for {
+		el, err := n.next()
+		if err != nil {
+			return err
+		}
+		if el.Name.Space == stanza.NSClient && el.Name.Local == "iq" && n.preAuthIQ(ctx, el) {
+			continue
+		}
+		if el.Name.Space != NSSASL || el.Name.Local != "auth" {
+			return &stanza.StreamError{Condition: "not-authorized", Text: "authenticate first"}
+		}
+		idx := slices.IndexFunc(offered, func(m sasl.Mechanism) bool { return m.Name == el.Get("mechanism") })
+		if idx < 0 {
+			n.send(saslFailure("invalid-mechanism", ""))
+			continue
+		}
+		if n.cfg.Throttle != nil && !n.cfg.Throttle.Allow(n.c.addr, "") {
+			n.send(saslFailure("temporary-auth-failure", "too many failed attempts, try later"))
+			return &stanza.StreamError{Condition: "policy-violation", Text: "too many failed authentication attempts"}
+		}
+		neg := offered[idx].New(sasl.Config{
+			Lookup:         n.host.Credentials,
+			Binding:        binding,
+			PlusAdvertised: plusOffered,
+		})
+		bare, err := n.exchange(ctx, neg, el)
+		if err == nil {
+			n.bare = bare
+			n.c.dec.Reset(n.c.nc)
+			n.header = false
+			return nil
+		}
+		var f *sasl.Failure
+		if !errors.As(err, &f) {
+			return err
+		}
+		n.send(saslFailure(f.Condition, f.Text))
+		if !guessed(f) {
+			continue
+		}
+		n.failures++
+		if n.cfg.Throttle != nil {
+			n.cfg.Throttle.Failed(n.c.addr, neg.Username())
+		}
+		if n.failures >= n.cfg.MaxAuthAttempts {
+			return &stanza.StreamError{Condition: "policy-violation", Text: "too many failed authentication attempts"}
+		}
+	}
+}
+
+// exchange runs one SASL exchange started by auth and returns the
+// authenticated bare JID, or a *sasl.Failure.
+func (n *negotiation) exchange(ctx context.Context, neg sasl.Negotiator, auth *stanza.Element) (jid.JID, error) {
+	resp, err := decodeSASL(auth)
+	for {
+		if err != nil {
+			return jid.JID{}, err
+		}
+		challenge, done, err := neg.Step(ctx, resp)
+		if err != nil {
+			return jid.JID{}, err
+		}
+		if done {
+			bare, err := jid.New(neg.Username(), n.c.domain, "")
+			if err != nil {
+				return jid.JID{}, &sasl.Failure{Condition: "not-authorized"}
+			}
+			if a := neg.AuthzID(); a != "" {
+				aj, err := jid.Parse(a)
+				if err != nil || aj != bare {
+					return jid.JID{}, &sasl.Failure{Condition: "invalid-authzid"}
+				}
+			}
+			if err := n.send(encodeSASL("success", challenge)); err != nil {
+				return jid.JID{}, err
+			}
+			return bare, nil
+		}
+		if err := n.send(encodeSASL("challenge", challenge)); err != nil {
+			return jid.JID{}, err
+		}
+		el, rerr := n.next()
+		if rerr != nil {
+			return jid.JID{}, rerr
+		}
+		switch {
+		case el.Name.Space == NSSASL && el.Name.Local == "response":
+			resp, err = decodeSASL(el)
+		case el.Name.Space == NSSASL && el.Name.Local == "abort":
+			return jid.JID{}, &sasl.Failure{Condition: "aborted"}
+		default:
+			return jid.JID{}, &stanza.StreamError{Condition: "not-authorized", Text: "unexpected element during authentication"}
+		}
+	}
+}
+
+// guessed reports whether a failed exchange may have tested a password and
+// so counts against the attempt limits. An abort does not (RFC 6120
+// §6.4.5), nor does a channel binding type the server lacks: COMPAT
+// slixmpp 1.8 tries SCRAM-*-PLUS with tls-unique, which TLS 1.3 does not
+// define, before falling back to plain SCRAM.
+func guessed(f *sasl.Failure) bool {
+	return f.Condition != "aborted" && f.Text != "unsupported-channel-binding-type"
+}
+
+func saslFailure(condition, text string) *stanza.Element {
+	f := stanza.New(NSSASL, "failure").Append(stanza.New(NSSASL, condition))
+	if text != "" {
+		f.Append(stanza.New(NSSASL, "text").AppendText(text))
+	}
+	return f
+}
+
+func isPlus(name string) bool { return len(name) > 5 && name[len(name)-5:] == "-PLUS" }
+
+// channelBinding returns the channel binding types the TLS connection
+// supports: tls-exporter (RFC 9266) when TLS 1.3 or the extended master
+// secret makes it safe, and tls-server-end-point (RFC 5929).
+func (n *negotiation) channelBinding() sasl.ChannelBinding {
+	if n.tlsConn == nil {
+		return sasl.ChannelBinding{}
+	}
+	cs := n.tlsConn.ConnectionState()
+	var types []string
+	if _, err := cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32); err == nil {
+		types = append(types, "tls-exporter")
+	}
+	leaf := n.leaf(cs)
+	if leaf != nil {
+		types = append(types, "tls-server-end-point")
+	}
+	return sasl.ChannelBinding{
+		Types: types,
+		Data: func(t string) ([]byte, error) {
+			switch {
+			case t == "tls-exporter" && slices.Contains(types, t):
+				return cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
+			case t == "tls-server-end-point" && leaf != nil:
+				return endPointHash(leaf), nil
+			}
+			return nil, fmt.Errorf("channel binding %q not available", t)
+		},
+	}
+}
+
+// leaf returns the certificate the server presented on this connection.
+func (n *negotiation) leaf(cs tls.ConnectionState) *x509.Certificate {
+	if n.cfg.TLS == nil || n.cfg.TLS.GetCertificate == nil && len(n.cfg.TLS.Certificates) == 0 {
+		return nil
+	}
+	var cert *tls.Certificate
+	if n.cfg.TLS.GetCertificate != nil {
+		c, err := n.cfg.TLS.GetCertificate(&tls.ClientHelloInfo{ServerName: cs.ServerName})
+		if err != nil {
+			return nil
+		}
+		cert = c
+	} else {
+		cert = &n.cfg.TLS.Certificates[0]
+	}
+	if cert.Leaf != nil {
+		return cert.Leaf
+	}
+	if len(cert.Certificate) == 0 {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	return leaf
+}
+
+// endPointHash is the tls-server-end-point binding data: the certificate
+// hashed with its signature's hash, SHA-256 for MD5 and SHA-1 (RFC 5929 §4.1).
+func endPointHash(c *x509.Certificate) []byte {
+	var h hash.Hash
+	switch c.SignatureAlgorithm {
+	case x509.SHA384WithRSA, x509.ECDSAWithSHA384, x509.SHA384WithRSAPSS:
+		h = sha512.New384()
+	case x509.SHA512WithRSA, x509.ECDSAWithSHA512, x509.SHA512WithRSAPSS:
+		h = sha512.New()
+	default:
+		h = sha256.New()
+	}
+	h.Write(c.Raw)
+	return h.Sum(nil)
+}

@@ -1,0 +1,473 @@
+package stream
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"hearth/jid"
+	"hearth/sasl"
+	"hearth/stanza"
+)
+
+// Namespaces of stream negotiation.
+const (
+	NSTLS     = "urn:ietf:params:xml:ns:xmpp-tls"
+	NSSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
+	NSBind    = "urn:ietf:params:xml:ns:xmpp-bind"
+	NSSession = "urn:ietf:params:xml:ns:xmpp-session"
+	NSSASLCB  = "urn:xmpp:sasl-cb:0" // XEP-0440
+)
+
+// VHost is what a client stream needs from the virtual host it is opened to.
+type VHost interface {
+	// Credentials looks up SASL credentials of a username on this host.
+	Credentials(ctx context.Context, username string) (sasl.Credentials, error)
+	// PreAuthFeatures are extra stream features offered with SASL.
+	PreAuthFeatures() []*stanza.Element
+	// StreamFeatures are extra stream features offered with resource binding.
+	StreamFeatures() []*stanza.Element
+	// PreAuthIQ answers an IQ sent before authentication, or returns nil
+	// when no handler exists (the stream then fails with not-authorized).
+	PreAuthIQ(ctx context.Context, c *Conn, iq *stanza.Element) *stanza.Element
+	// Bind binds a resource for bare and returns the session's handler and
+	// full JID. A non-nil error is a *stanza.Error for the bind reply.
+	Bind(ctx context.Context, c *Conn, bare jid.JID, resource string) (SessionHandler, jid.JID, error)
+}
+
+// SessionHandler receives what a bound stream reads.
+type SessionHandler interface {
+	// HandleStanza processes one stanza: 'from' is already the session's
+	// full JID and to is the parsed 'to' (zero when absent). Stanzas are
+	// handed over one at a time, in order.
+	HandleStanza(st *stanza.Element, to jid.JID)
+	// Closed is called once when the stream has ended, err saying why (nil
+	// for a clean close by either side).
+	Closed(err error)
+}
+
+// Throttle limits authentication attempts. Implementations are safe for
+// concurrent use.
+type Throttle interface {
+	// Allow reports whether an attempt from ip (for user, "" when unknown
+	// yet) may proceed now.
+	Allow(ip, user string) bool
+	// Failed records a failed attempt.
+	Failed(ip, user string)
+}
+
+// C2SConfig configures client streams.
+type C2SConfig struct {
+	// Host returns the virtual host for a stream's 'to', or nil when the
+	// domain is not served.
+	Host func(domain string) VHost
+	// TLS is the server TLS configuration (certificates by SNI); nil means
+	// no TLS at all, which is only acceptable in tests of plaintext paths.
+	TLS *tls.Config
+	// DirectTLS means connections are TLS from the first byte (XEP-0368).
+	DirectTLS bool
+	// RequireTLS forbids authentication before STARTTLS (the default for
+	// every listener of the server).
+	RequireTLS bool
+	// Limits bound incoming stanzas.
+	Limits stanza.Limits
+	// MaxQueueBytes bounds a session's output queue (default 1 MiB).
+	MaxQueueBytes int
+	// NegotiationTimeout bounds the time from connect to bound resource
+	// (default 60s).
+	NegotiationTimeout time.Duration
+	// WriteTimeout bounds one flush to the peer (default 30s).
+	WriteTimeout time.Duration
+	// MaxAuthAttempts is the number of failed SASL attempts allowed on one
+	// stream before it is closed (default 3).
+	MaxAuthAttempts int
+	Throttle        Throttle
+	Log             *slog.Logger
+}
+
+func (cfg *C2SConfig) defaults() {
+	if cfg.MaxQueueBytes == 0 {
+		cfg.MaxQueueBytes = 1 << 20
+	}
+	if cfg.NegotiationTimeout == 0 {
+		cfg.NegotiationTimeout = 60 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	if cfg.MaxAuthAttempts == 0 {
+		cfg.MaxAuthAttempts = 3
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+}
+
+// ServeC2S runs a client stream on nc until it ends. It returns when the
+// stream is closed and the connection released.
+func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
+	cfg.defaults()
+	c := newConn(nc, cfg.Limits, cfg.MaxQueueBytes, cfg.WriteTimeout)
+	n := &negotiation{cfg: &cfg, c: c, log: cfg.Log.With("remote", c.addr)}
+	if cfg.DirectTLS {
+		c.secure = true
+		n.tlsConn, _ = nc.(*tls.Conn)
+	}
+	nc.SetDeadline(time.Now().Add(cfg.NegotiationTimeout))
+	// A server shutting down cuts streams that are still negotiating.
+	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	h, err := n.run(ctx)
+	if !stop() && err == nil {
+		h.Closed(nil)
+		err = &stanza.StreamError{Condition: "system-shutdown"}
+	}
+	if err != nil {
+		n.fail(err)
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	go c.writeLoop()
+	err = readLoop(c, h)
+	h.Closed(err)
+	c.Close(err)
+	<-c.writerDone
+	nc.Close()
+}
+
+// readLoop hands stanzas to h until the stream ends; it returns nil for a
+// clean close.
+func readLoop(c *Conn, h SessionHandler) error {
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			if errors.Is(err, stanza.ErrStreamEnd) {
+				return nil
+			}
+			if se := stanza.StreamErrorFor(err); se != nil {
+				return se
+			}
+			return err
+		}
+		to, serr := checkClientStanza(c, el)
+		if serr != nil {
+			var stErr *stanza.Error
+			if errors.As(serr, &stErr) {
+				c.Send(stanza.ErrorReply(el, stErr))
+				continue
+			}
+			return serr
+		}
+		h.HandleStanza(el, to)
+	}
+}
+
+// checkClientStanza validates a stanza from a bound client and stamps its
+// 'from' (RFC 6120 §8.1.2.1). It returns a *stanza.Error for a stanza-level
+// problem and a *stanza.StreamError for one that ends the stream.
+func checkClientStanza(c *Conn, el *stanza.Element) (jid.JID, error) {
+	if el.Name.Space != c.ns {
+		return jid.JID{}, &stanza.StreamError{Condition: "unsupported-stanza-type"}
+	}
+	switch el.Name.Local {
+	case "message", "presence", "iq":
+	default:
+		return jid.JID{}, &stanza.StreamError{Condition: "unsupported-stanza-type"}
+	}
+	if f := el.Get("from"); f != "" {
+		fj, err := jid.Parse(f)
+		if err != nil || (fj != c.jid && fj != c.jid.Bare()) {
+			return jid.JID{}, &stanza.StreamError{Condition: "invalid-from"}
+		}
+	}
+	el.Set("from", c.jid.String())
+	var to jid.JID
+	if t := el.Get("to"); t != "" {
+		var err error
+		to, err = jid.Parse(t)
+		if err != nil {
+			if el.Get("type") == stanza.ErrorType {
+				return jid.JID{}, nil // never answer an error with an error
+			}
+			return jid.JID{}, stanza.NewError("jid-malformed")
+		}
+	}
+	return to, nil
+}
+
+// negotiation is the state of a client stream before its resource is
+// bound: one method per step of RFC 6120 §4-§7.
+type negotiation struct {
+	cfg      *C2SConfig
+	c        *Conn
+	log      *slog.Logger
+	host     VHost
+	tlsConn  *tls.Conn
+	header   bool // our stream header has been sent
+	bare     jid.JID
+	failures int
+}
+
+func (n *negotiation) run(ctx context.Context) (SessionHandler, error) {
+	for {
+		if err := n.open(); err != nil {
+			return nil, err
+		}
+		switch {
+		case !n.c.secure && n.cfg.TLS != nil:
+			if err := n.offerTLS(ctx); err != nil {
+				return nil, err
+			}
+		case n.bare.IsZero():
+			if err := n.authenticate(ctx); err != nil {
+				return nil, err
+			}
+		default:
+			return n.bind(ctx)
+		}
+	}
+}
+
+// open reads the client's stream header and answers with ours.
+func (n *negotiation) open() error {
+	h, err := n.c.dec.StreamStart()
+	if err != nil {
+		if se := stanza.StreamErrorFor(err); se != nil {
+			return se
+		}
+		return err
+	}
+	n.c.id = newID()
+	n.c.lang = h.Lang
+	if n.c.lang == "" {
+		n.c.lang = "en"
+	}
+	domain := strings.ToLower(strings.TrimSuffix(h.To, "."))
+	if d, err := jid.New("", domain, ""); err == nil {
+		domain = d.Domain()
+	}
+	if n.c.domain == "" {
+		n.c.domain = domain
+	}
+	reply := stanza.StreamHeader{From: n.c.domain, ID: n.c.id, Version: "1.0", Lang: n.c.lang, DefaultNS: stanza.NSClient}
+	if h.From != "" {
+		if fj, err := jid.Parse(h.From); err == nil {
+			reply.To = fj.String()
+		}
+	}
+	if n.c.domain == "" {
+		reply.From = ""
+	}
+	if err := n.write(stanza.AppendStreamHeader(nil, reply, true)); err != nil {
+		return err
+	}
+	n.header = true
+	switch {
+	case h.StreamNS != stanza.NSStream || h.Local != "stream":
+		return &stanza.StreamError{Condition: "invalid-namespace"}
+	case h.DefaultNS != stanza.NSClient:
+		return &stanza.StreamError{Condition: "invalid-namespace"}
+	case h.To == "":
+		return &stanza.StreamError{Condition: "host-unknown", Text: "the stream has no 'to' address"}
+	case domain != n.c.domain:
+		return &stanza.StreamError{Condition: "host-unknown", Text: "the domain changed on stream restart"}
+	}
+	if !strings.HasPrefix(h.Version, "1.") {
+		return &stanza.StreamError{Condition: "unsupported-version"}
+	}
+	if n.host == nil {
+		n.host = n.cfg.Host(domain)
+		if n.host == nil {
+			return &stanza.StreamError{Condition: "host-unknown"}
+		}
+	}
+	return nil
+}
+
+func (n *negotiation) write(b []byte) error {
+	_, err := n.c.nc.Write(b)
+	return err
+}
+
+func (n *negotiation) send(el *stanza.Element) error {
+	return n.write(stanza.Append(nil, el, stanza.NSClient))
+}
+
+// fail ends a stream that never reached the bound state.
+func (n *negotiation) fail(err error) {
+	var se *stanza.StreamError
+	var out []byte
+	if errors.As(err, &se) {
+		if !n.header {
+			out = stanza.AppendStreamHeader(out, stanza.StreamHeader{From: n.c.domain, ID: newID(), Version: "1.0", DefaultNS: stanza.NSClient}, true)
+		}
+		out = stanza.Append(out, se.Element(), stanza.NSClient)
+		out = append(out, "</stream:stream>"...)
+		n.c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		n.c.nc.Write(out)
+		n.log.Debug("stream failed", "condition", se.Condition, "text", se.Text)
+	} else if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		n.log.Debug("stream failed", "err", err)
+	}
+	n.c.nc.Close()
+}
+
+// next reads the next top-level element during negotiation. A closing
+// stream tag from the peer ends negotiation.
+func (n *negotiation) next() (*stanza.Element, error) {
+	el, err := n.c.dec.Next()
+	if err != nil {
+		if errors.Is(err, stanza.ErrStreamEnd) {
+			n.write([]byte("</stream:stream>"))
+			return nil, io.EOF
+		}
+		if se := stanza.StreamErrorFor(err); se != nil {
+			return nil, se
+		}
+		return nil, err
+	}
+	return el, nil
+}
+
+func features(children ...*stanza.Element) *stanza.Element {
+	f := stanza.New(stanza.NSStream, "features")
+	for _, c := range children {
+		if c != nil {
+			f.Append(c)
+		}
+	}
+	return f
+}
+
+// offerTLS offers STARTTLS (required) and upgrades the connection.
+func (n *negotiation) offerTLS(ctx context.Context) error {
+	st := stanza.New(NSTLS, "starttls")
+	if n.cfg.RequireTLS {
+		st.Append(stanza.New(NSTLS, "required"))
+	}
+	if err := n.send(features(st)); err != nil {
+		return err
+	}
+	for {
+		el, err := n.next()
+		if err != nil {
+			return err
+		}
+		if el.Name.Space == NSTLS && el.Name.Local == "starttls" {
+			break
+		}
+		if el.Name.Space == stanza.NSClient && el.Name.Local == "iq" {
+			if n.preAuthIQ(ctx, el) {
+				continue
+			}
+		}
+		return &stanza.StreamError{Condition: "policy-violation", Text: "STARTTLS is required"}
+	}
+	if err := n.send(stanza.New(NSTLS, "proceed")); err != nil {
+		return err
+	}
+	tc := tls.Server(n.c.nc, n.cfg.TLS)
+	hsCtx, cancel := context.WithTimeout(ctx, n.cfg.NegotiationTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hsCtx); err != nil {
+		n.log.Debug("tls handshake failed", "err", err)
+		return io.EOF // nothing more can be said on this connection
+	}
+	n.tlsConn = tc
+	n.c.nc = tc
+	n.c.secure = true
+	n.c.dec.Reset(tc)
+	n.header = false
+	return nil
+}
+
+// preAuthIQ answers an IQ before authentication (in-band registration);
+// it reports false when no handler exists.
+func (n *negotiation) preAuthIQ(ctx context.Context, iq *stanza.Element) bool {
+	reply := n.host.PreAuthIQ(ctx, n.c, iq)
+	if reply == nil {
+		return false
+	}
+	n.send(reply)
+	return true
+}
+
+// bind offers resource binding and binds the requested resource.
+func (n *negotiation) bind(ctx context.Context) (SessionHandler, error) {
+	f := features(stanza.New(NSBind, "bind"),
+		stanza.New(NSSession, "session").Append(stanza.New(NSSession, "optional")))
+	for _, extra := range n.host.StreamFeatures() {
+		f.Append(extra)
+	}
+	if err := n.send(f); err != nil {
+		return nil, err
+	}
+	for {
+		el, err := n.next()
+		if err != nil {
+			return nil, err
+		}
+		if el.Name.Space != stanza.NSClient || el.Name.Local != "iq" {
+			return nil, &stanza.StreamError{Condition: "not-authorized", Text: "bind a resource first"}
+		}
+		payload := el.FirstElement()
+		if el.Get("type") != stanza.Set || payload == nil {
+			n.send(stanza.ErrorReply(el, stanza.NewError("not-allowed")))
+			continue
+		}
+		switch {
+		case payload.Name.Space == NSSession && payload.Name.Local == "session":
+			n.send(stanza.ResultReply(el, nil))
+			continue
+		case payload.Name.Space != NSBind || payload.Name.Local != "bind":
+			n.send(stanza.ErrorReply(el, stanza.NewError("not-allowed")))
+			continue
+		}
+		h, full, err := n.host.Bind(ctx, n.c, n.bare, payload.ChildText(NSBind, "resource"))
+		if err != nil {
+			var se *stanza.Error
+			if !errors.As(err, &se) {
+				se = stanza.NewError("internal-server-error")
+			}
+			n.send(stanza.ErrorReply(el, se))
+			continue
+		}
+		n.c.jid = full
+		res := stanza.New(NSBind, "bind").Append(stanza.New(NSBind, "jid").AppendText(full.String()))
+		reply := stanza.ResultReply(el, res)
+		reply.Set("to", full.String())
+		reply.Set("from", "")
+		if err := n.send(reply); err != nil {
+			h.Closed(err)
+			return nil, err
+		}
+		return h, nil
+	}
+}
+
+// decodeSASL decodes the base64 text of a SASL element; "=" is an empty
+// response and no text at all means no response.
+func decodeSASL(el *stanza.Element) ([]byte, error) {
+	t := strings.TrimSpace(el.Text())
+	if t == "" || t == "=" {
+		return []byte{}, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(t)
+	if err != nil {
+		return nil, &sasl.Failure{Condition: "incorrect-encoding"}
+	}
+	return b, nil
+}
+
+func encodeSASL(name string, data []byte) *stanza.Element {
+	el := stanza.New(NSSASL, name)
+	if len(data) > 0 {
+		el.AppendText(base64.StdEncoding.EncodeToString(data))
+	}
+	return el
+}

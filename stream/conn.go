@@ -1,0 +1,212 @@
+// Package stream runs XML streams (RFC 6120 §4): one connection's read
+// loop, its bounded output queue and write loop, and the negotiation of
+// client streams (STARTTLS, SASL, resource binding). It knows nothing of
+// routing: after binding it hands every stanza to the SessionHandler the
+// Binder returned.
+package stream
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"hearth/jid"
+	"hearth/stanza"
+)
+
+// ErrQueueFull is the reason a connection is closed when its peer reads
+// more slowly than stanzas arrive for it.
+var ErrQueueFull = errors.New("stream: output queue full")
+
+// Conn is one XML stream over a network connection. Before binding only its
+// negotiation goroutine uses it; after binding Send may be called from any
+// goroutine.
+type Conn struct {
+	nc     net.Conn
+	dec    *stanza.Decoder
+	ns     string // default namespace of the stream (jabber:client)
+	domain string
+	id     string
+	lang   string
+	secure bool
+	addr   string
+
+	jid jid.JID
+
+	// Output side, guarded by mu. Lock order: mu is a leaf lock.
+	mu          sync.Mutex
+	queue       [][]byte
+	queuedBytes int
+	maxQueue    int
+	closing     bool // no more Send accepted
+	wake        chan struct{}
+	writerDone  chan struct{}
+	closeOnce   sync.Once
+	writeTimout time.Duration
+}
+
+func newConn(nc net.Conn, lim stanza.Limits, maxQueue int, writeTimeout time.Duration) *Conn {
+	return &Conn{
+		nc:          nc,
+		dec:         stanza.NewDecoder(nc, lim),
+		ns:          stanza.NSClient,
+		addr:        hostOf(nc.RemoteAddr()),
+		maxQueue:    maxQueue,
+		wake:        make(chan struct{}, 1),
+		writerDone:  make(chan struct{}),
+		writeTimout: writeTimeout,
+	}
+}
+
+func hostOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
+}
+
+// JID returns the bound full JID (zero before binding).
+func (c *Conn) JID() jid.JID { return c.jid }
+
+// Domain returns the virtual host the stream was opened to.
+func (c *Conn) Domain() string { return c.domain }
+
+// RemoteAddr returns the peer's IP address as a string.
+func (c *Conn) RemoteAddr() string { return c.addr }
+
+// Secure reports whether the stream is encrypted with TLS.
+func (c *Conn) Secure() bool { return c.secure }
+
+// ID returns the stream id the server chose.
+func (c *Conn) ID() string { return c.id }
+
+// Send encodes st and queues it for the write loop. It never blocks. When
+// the queue would exceed its byte limit the stream is closed with a
+// policy-violation error and Send reports false, as it does once the
+// stream is closing.
+func (c *Conn) Send(st *stanza.Element) bool {
+	return c.SendBytes(stanza.Append(nil, st, c.ns))
+}
+
+// SendBytes queues already encoded bytes (shared, never modified) like Send.
+func (c *Conn) SendBytes(b []byte) bool {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		return false
+	}
+	if c.maxQueue > 0 && c.queuedBytes+len(b) > c.maxQueue {
+		c.mu.Unlock()
+		c.Close(&stanza.StreamError{Condition: "policy-violation", Text: "output queue full"})
+		return false
+	}
+	c.queue = append(c.queue, b)
+	c.queuedBytes += len(b)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// writeLoop drains the queue, writing each batch with one Write call
+// from a pooled buffer, so that an idle session holds no write buffer. It
+// returns when the stream is closing and the queue is drained, or on a
+// write error.
+func (c *Conn) writeLoop() {
+	defer close(c.writerDone)
+	var batch [][]byte
+	for {
+		c.mu.Lock()
+		batch, c.queue = c.queue, batch[:0]
+		c.queuedBytes = 0
+		closing := c.closing
+		c.mu.Unlock()
+		if len(batch) > 0 {
+			if err := c.writeBatch(batch); err != nil {
+				c.nc.Close()
+				return
+			}
+			clear(batch)
+			continue // more may have arrived meanwhile
+		}
+		batch = nil // let an idle session drop the slice
+		if closing {
+			return
+		}
+		<-c.wake
+	}
+}
+
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func (c *Conn) writeBatch(batch [][]byte) error {
+	if c.writeTimout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.writeTimout))
+	}
+	if len(batch) == 1 {
+		_, err := c.nc.Write(batch[0])
+		return err
+	}
+	bp := writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, b := range batch {
+		buf = append(buf, b...)
+	}
+	_, err := c.nc.Write(buf)
+	if cap(buf) <= 64<<10 {
+		*bp = buf[:0]
+		writeBufs.Put(bp)
+	}
+	return err
+}
+
+// Close ends the stream: it queues err's <stream:error/> (when err is a
+// *stanza.StreamError) and the closing tag, lets the write loop drain, and
+// then closes the connection after a short grace period for the peer's own
+// closing tag. Close is idempotent and never blocks on the peer.
+func (c *Conn) Close(err error) {
+	c.closeOnce.Do(func() {
+		var tail []byte
+		var se *stanza.StreamError
+		if errors.As(err, &se) {
+			tail = stanza.Append(tail, se.Element(), c.ns)
+		}
+		tail = append(tail, "</stream:stream>"...)
+		c.mu.Lock()
+		c.queue = append(c.queue, tail)
+		c.closing = true
+		c.mu.Unlock()
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+		go func() {
+			select {
+			case <-c.writerDone:
+			case <-time.After(closeGrace):
+			}
+			// Give the peer a moment to send its closing tag, then cut.
+			c.nc.SetReadDeadline(time.Now().Add(closeGrace))
+			time.AfterFunc(closeGrace, func() { c.nc.Close() })
+		}()
+	})
+}
+
+// closeGrace bounds how long a closing stream waits for the write loop to
+// drain and for the peer's closing tag.
+const closeGrace = 2 * time.Second
+
+func newID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
