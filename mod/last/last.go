@@ -1,0 +1,128 @@
+// Package last implements XEP-0012: Last Activity. To the server it
+// answers the server's uptime; to an account's bare JID, the time since
+// the account's last logout (0 while it has an available session), to the
+// account itself and to contacts it shares its presence with.
+package last
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"hearth/jid"
+	"hearth/module"
+	"hearth/stanza"
+	"hearth/storage"
+)
+
+// NS is the XEP-0012 namespace.
+const NS = "jabber:iq:last"
+
+// Storage: Map "last", owner = the account's bare JID, key logoutKey,
+// value = the Unix time of the last logout in seconds, in decimal.
+const (
+	mapName   = "last"
+	logoutKey = "logout"
+)
+
+// now is the clock; tests replace it.
+var now = time.Now
+
+// Module answers last activity requests and records logouts. It has no
+// settings. It reads rosters through the roster module.
+var Module = module.New("last", struct{}{}, start).WithRequires("roster")
+
+func start(h *module.Host, _ struct{}) error {
+	l := &lastActivity{
+		h:       h,
+		store:   h.Map(mapName),
+		started: now(),
+	}
+	h.AddFeature(module.ServerTarget, NS)
+	h.AddFeature(module.AccountTarget, NS)
+	h.HandleIQ(module.ServerTarget, stanza.Get, module.Name(NS, "query"), l.uptime)
+	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NS, "query"), l.account)
+	h.OnSessionClosed(l.sessionClosed)
+	h.OnUserDeleted(l.userDeleted)
+	return nil
+}
+
+type lastActivity struct {
+	h       *module.Host
+	store   storage.Map
+	started time.Time
+}
+
+// uptime answers a query to the server with the seconds since the module
+// started on the host, which is when the host started (XEP-0012 §5).
+func (l *lastActivity) uptime(context.Context, module.IQRequest) (*stanza.Element, error) {
+	return result(now().Sub(l.started)), nil
+}
+
+// account answers a query to an account's bare JID (XEP-0012 §4): the
+// account itself and contacts with a subscription to its presence ("from"
+// or "both" in its roster) get the time since its last logout, or 0 while
+// it has an available session; anyone else gets forbidden, and service-
+// unavailable answers when no logout was ever recorded.
+func (l *lastActivity) account(ctx context.Context, req module.IQRequest) (*stanza.Element, error) {
+	owner, asker := req.To.Bare(), req.From.Bare()
+	if asker != owner {
+		ok, err := sharesPresence(ctx, l.h, owner, asker)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, stanza.NewError("forbidden")
+		}
+	}
+	for _, s := range l.h.Sessions(owner) {
+		if s.Presence() != nil {
+			return result(0), nil
+		}
+	}
+	v, err := l.store.Get(ctx, owner.String(), logoutKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, stanza.NewError("service-unavailable")
+	}
+	if err != nil {
+		return nil, err
+	}
+	sec, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return nil, err
+	}
+	return result(now().Sub(time.Unix(sec, 0))), nil
+}
+
+// result returns <query seconds='d'/> with d in whole seconds, never
+// negative (the clock may have been set back).
+func result(d time.Duration) *stanza.Element {
+	sec := int64(max(d, 0) / time.Second)
+	return stanza.New(NS, "query", "seconds", strconv.FormatInt(sec, 10))
+}
+
+// sessionClosed records the logout time of the session's account. An
+// account that no longer exists (its sessions close after it is deleted)
+// gets no entry, which would otherwise outlive it.
+func (l *lastActivity) sessionClosed(ctx context.Context, s module.Session) {
+	bare := s.JID().Bare()
+	_, err := l.h.Store().Accounts().Get(ctx, bare.Domain(), bare.Local())
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return
+	case err == nil:
+		err = l.store.Set(ctx, bare.String(), logoutKey, []byte(strconv.FormatInt(now().Unix(), 10)))
+	}
+	if err != nil {
+		l.h.Logger().Error("recording logout failed", "user", bare.String(), "err", err)
+	}
+}
+
+// userDeleted forgets the account's last logout. Store.DeleteOwner would
+// too; doing it here keeps "last" correct with any deletion order.
+func (l *lastActivity) userDeleted(ctx context.Context, user jid.JID) {
+	if err := l.store.Delete(ctx, user.Bare().String(), logoutKey); err != nil {
+		l.h.Logger().Error("forgetting last logout failed", "user", user.Bare().String(), "err", err)
+	}
+}

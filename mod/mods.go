@@ -1,0 +1,30 @@
+// Package mod lists hearth's modules. The order of All is the order in
+// which modules start on each host; a module's Requires must come before
+// it, and disco comes last so that every feature is registered.
+package mod
+
+import (
+	"hearth/mod/disco"
+	"hearth/mod/last"
+	"hearth/mod/ping"
+	"hearth/mod/presence"
+	"hearth/mod/register"
+	"hearth/mod/roster"
+	xmpptime "hearth/mod/time"
+	"hearth/mod/version"
+	"hearth/module"
+)
+
+// All returns the default module list, in start order.
+func All() []*module.Definition {
+	return []*module.Definition{
+		roster.Module,
+		presence.Module,
+		register.Module,
+		ping.Module,
+		version.Module,
+		xmpptime.Module,
+		last.Module,
+		disco.Module, // last: it answers from every other module's registrations
+	}
+}
