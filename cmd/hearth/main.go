@@ -1,0 +1,85 @@
+// Command hearth is the hearth XMPP server and its administration tool.
+//
+//	hearth serve [-c FILE]            run the server
+//	hearth adduser JID [-c FILE] [--password-stdin]
+//	hearth passwd JID [-c FILE] [--password-stdin]
+//	hearth deluser JID [-c FILE]
+//	hearth users [DOMAIN] [-c FILE]
+//	hearth version
+//
+// Every subcommand reads -c FILE, or ./hearth.toml, or
+// /etc/hearth/hearth.toml, or runs on the zero-config defaults (localhost,
+// ./hearth-data, c2s on port 5222).
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // bad usage or configuration
+)
+
+// usageError is an error in the command line or configuration (exit 2).
+type usageError struct{ error }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = cmdServe(args[1:], stdout, stderr)
+	case "adduser":
+		err = cmdAddUser(args[1:], stdin, stdout, stderr)
+	case "passwd":
+		err = cmdPasswd(args[1:], stdin, stdout, stderr)
+	case "deluser":
+		err = cmdDelUser(args[1:], stdout, stderr)
+	case "users":
+		err = cmdUsers(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "hearth", Version())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = usageError{fmt.Errorf("unknown command %q", args[0])}
+	}
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "hearth:", err)
+	var ue usageError
+	if errors.As(err, &ue) || isConfigError(err) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+const usage = `usage: hearth COMMAND [flags]
+
+commands:
+  serve [-c FILE]                        run the server
+  adduser JID [-c FILE] [--password-stdin] create an account
+  passwd JID [-c FILE] [--password-stdin]  change an account's password
+  deluser JID [-c FILE]                  delete an account and its data
+  users [DOMAIN] [-c FILE]               list accounts
+  version                                print the version
+
+Without -c, hearth reads ./hearth.toml, then /etc/hearth/hearth.toml, and
+otherwise runs on its defaults: host localhost, data in ./hearth-data,
+clients on port 5222.
+`

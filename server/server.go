@@ -1,0 +1,319 @@
+// Package server assembles hearth: configuration, storage, router,
+// modules per virtual host and listeners, and runs them until shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"hearth/config"
+	"hearth/jid"
+	"hearth/mod"
+	"hearth/module"
+	"hearth/router"
+	"hearth/sasl"
+	"hearth/stanza"
+	"hearth/storage"
+	"hearth/storage/sqlstore"
+	"hearth/stream"
+)
+
+// Options adjust a server beyond its configuration file (tests).
+type Options struct {
+	// Modules replaces the default module list (mod.All).
+	Modules []*module.Definition
+	// Store replaces the configured storage backend; the server does not
+	// close it.
+	Store storage.Store
+	// Log is the logger (default: from the [log] settings, on stderr).
+	Log *slog.Logger
+}
+
+// Server is one running hearth instance.
+type Server struct {
+	cfg      *config.File
+	log      *slog.Logger
+	store    storage.Store
+	ownStore bool
+	router   *router.Router
+	certs    *certStore
+	throttle *authThrottle
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // module goroutines
+
+	mu        sync.Mutex
+	listeners []listener
+	conns     sync.WaitGroup
+}
+
+type listener struct {
+	kind string // "c2s" or "c2s_tls"
+	ln   net.Listener
+}
+
+// ConfigError is returned for problems an operator fixes in the
+// configuration or the files it names (exit code 2).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// New builds a server from cfg: it opens storage (applying migrations),
+// loads or generates certificates and starts every module on every host.
+// It does not listen yet.
+func New(cfg *config.File, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: opts.Log}
+	if s.log == nil {
+		s.log = NewLogger(cfg.Log, os.Stderr)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	certs, err := loadCerts(cfg.Config)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	s.certs = certs
+	s.store = opts.Store
+	if s.store == nil {
+		st, err := OpenStore(s.ctx, cfg.Config)
+		if err != nil {
+			return nil, err
+		}
+		s.store, s.ownStore = st, true
+	}
+	s.throttle = newAuthThrottle(cfg.Limits.AuthFailuresPerIP, time.Duration(cfg.Limits.AuthFailureWindow)*time.Second)
+	s.router = router.New(s.store, s.log)
+	mods := opts.Modules
+	if mods == nil {
+		mods = mod.All()
+	}
+	if err := s.startModules(mods); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// OpenStore opens the configured storage backend (also used by the CLI).
+func OpenStore(ctx context.Context, cfg config.Config) (storage.Store, error) {
+	if cfg.Storage.Driver == "sqlite" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, &ConfigError{fmt.Errorf("data_dir: %w", err)}
+		}
+	}
+	st, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN, sqlstore.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("storage (%s): %w", cfg.Storage.Driver, err)
+	}
+	return st, nil
+}
+
+// startModules starts mods, in order, on every host, after checking that
+// each module's requirements come before it.
+func (s *Server) startModules(mods []*module.Definition) error {
+	var claimed []string
+	configs := make([]any, len(mods))
+	for i, d := range mods {
+		for _, req := range d.Requires {
+			if !slices.ContainsFunc(mods[:i], func(m *module.Definition) bool { return m.Name == req }) {
+				return fmt.Errorf("module %s requires %s, which is not loaded before it", d.Name, req)
+			}
+		}
+		var dec module.Decoder
+		if d.Section != "" {
+			claimed = append(claimed, d.Section)
+			if sec := s.cfg.Section(d.Section); sec != nil {
+				dec = sec
+			}
+		}
+		c, err := d.DecodeConfig(dec)
+		if err != nil {
+			return &ConfigError{err}
+		}
+		configs[i] = c
+	}
+	if err := s.cfg.Check(claimed); err != nil {
+		return &ConfigError{err}
+	}
+	for _, host := range s.cfg.Hosts {
+		reg := module.NewRegistry(host)
+		for i, d := range mods {
+			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.log, &s.wg)
+			if err := d.Start(h, configs[i]); err != nil {
+				return fmt.Errorf("module %s on %s: %w", d.Name, host, err)
+			}
+			if err := h.Err(); err != nil {
+				return err
+			}
+		}
+		if err := reg.Freeze(); err != nil {
+			return err
+		}
+		s.router.AddHost(reg)
+	}
+	return nil
+}
+
+// Listen opens every configured listener. An address in use is an error
+// naming it.
+func (s *Server) Listen() error {
+	open := func(kind string, addrs []string) error {
+		for _, a := range addrs {
+			ln, err := net.Listen("tcp", a)
+			if err != nil {
+				return &ConfigError{fmt.Errorf("listen.%s: cannot listen on %s: %w", kind, a, err)}
+			}
+			s.mu.Lock()
+			s.listeners = append(s.listeners, listener{kind, ln})
+			s.mu.Unlock()
+		}
+		return nil
+	}
+	if err := open("c2s", s.cfg.Listen.C2S); err != nil {
+		s.closeListeners()
+		return err
+	}
+	if err := open("c2s_tls", s.cfg.Listen.C2STLS); err != nil {
+		s.closeListeners()
+		return err
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses of the listeners of kind ("c2s", "c2s_tls").
+func (s *Server) Addrs(kind string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, l := range s.listeners {
+		if l.kind == kind {
+			out = append(out, l.ln.Addr().String())
+		}
+	}
+	return out
+}
+
+// Router returns the server's router.
+func (s *Server) Router() *router.Router { return s.router }
+
+// Store returns the server's storage.
+func (s *Server) Store() storage.Store { return s.store }
+
+// Serve accepts connections on every listener until ctx is cancelled, then
+// shuts down: every stream gets <system-shutdown/>, and Serve returns when
+// all connections and module goroutines are done.
+func (s *Server) Serve(ctx context.Context) error {
+	s.mu.Lock()
+	lns := slices.Clone(s.listeners)
+	s.mu.Unlock()
+	var accept sync.WaitGroup
+	for _, l := range lns {
+		cfg := s.c2sConfig(l.kind == "c2s_tls")
+		accept.Add(1)
+		go func() {
+			defer accept.Done()
+			s.acceptLoop(l.ln, cfg)
+		}()
+	}
+	<-ctx.Done()
+	s.Shutdown()
+	accept.Wait()
+	return nil
+}
+
+func (s *Server) acceptLoop(ln net.Listener, cfg stream.C2SConfig) {
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("accept failed", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		s.conns.Add(1)
+		go func() {
+			defer s.conns.Done()
+			if cfg.DirectTLS {
+				nc = tls.Server(nc, cfg.TLS)
+			}
+			stream.ServeC2S(s.ctx, nc, cfg)
+		}()
+	}
+}
+
+func (s *Server) c2sConfig(direct bool) stream.C2SConfig {
+	alpn := []string{}
+	if direct {
+		alpn = []string{"xmpp-client"}
+	}
+	lim := s.cfg.Limits
+	return stream.C2SConfig{
+		Host: func(domain string) stream.VHost {
+			if vh := s.router.Host(domain); vh != nil {
+				return throttledHost{vh, s.throttle}
+			}
+			return nil
+		},
+		TLS:                s.certs.tlsConfig(alpn...),
+		DirectTLS:          direct,
+		RequireTLS:         true,
+		Limits:             stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize},
+		MaxQueueBytes:      lim.MaxQueueSize,
+		NegotiationTimeout: time.Duration(lim.NegotiationTimeout) * time.Second,
+		MaxAuthAttempts:    lim.MaxAuthAttempts,
+		Throttle:           s.throttle,
+		Log:                s.log,
+	}
+}
+
+// throttledHost refuses credential lookups for accounts under attack.
+type throttledHost struct {
+	*router.VHost
+	t *authThrottle
+}
+
+func (h throttledHost) Credentials(ctx context.Context, username string) (sasl.Credentials, error) {
+	if u, err := jid.New(username, h.Registry().Domain(), ""); err == nil && !h.t.Allow("", u.String()) {
+		return sasl.Credentials{}, &sasl.Failure{Condition: "temporary-auth-failure", Text: "too many failed attempts for this account, try later"}
+	}
+	return h.VHost.Credentials(ctx, username)
+}
+
+// Shutdown stops accepting, closes every session with <system-shutdown/>
+// and waits for connections and module goroutines to end.
+func (s *Server) Shutdown() {
+	s.closeListeners()
+	s.router.Shutdown(&stanza.StreamError{Condition: "system-shutdown"})
+	s.cancel()
+	s.conns.Wait()
+	s.wg.Wait()
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		l.ln.Close()
+	}
+}
+
+// Close releases what New acquired (storage). Call it after Serve returned
+// or when Listen/Serve were never called.
+func (s *Server) Close() error {
+	s.cancel()
+	if s.ownStore && s.store != nil {
+		return s.store.Close()
+	}
+	return nil
+}
