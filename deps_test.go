@@ -1,0 +1,84 @@
+package hearth_test
+
+import (
+	"go/build"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// allowedImports lists, for each package of hearth, the hearth packages it
+// may import (docs/ARCHITECTURE.md). The test fails when a package grows an
+// import outside its list: the fix is almost never to relax the list.
+var allowedImports = map[string][]string{
+	"jid":                 {},
+	"sasl":                {},
+	"stanza":              {"jid"},
+	"storage":             {"sasl"},
+	"storage/memstore":    {"storage", "sasl"},
+	"storage/sqlstore":    {"storage", "sasl"},
+	"storage/storagetest": {"storage", "sasl"},
+	"stream":              {"jid", "stanza", "sasl"},
+	"module":              {"jid", "stanza", "storage", "sasl"},
+	"router":              {"jid", "stanza", "stream", "module", "storage", "sasl"},
+	"config":              {},
+	// mod/* may import module, stanza, jid, storage, sasl and the modules
+	// they declare in Requires (checked below by modRequires).
+	"server":   {"*", "!cmd/hearth", "!xmpptest"},
+	"xmpptest": {"*", "!cmd/hearth"},
+}
+
+// modRequires lists the other modules a mod/* package may import.
+var modRequires = map[string][]string{
+	"mod/presence": {"mod/roster"},
+	"mod/last":     {"mod/roster"},
+}
+
+func TestImportRules(t *testing.T) {
+	out, err := exec.Command("go", "list", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const prefix = "hearth/"
+	for _, path := range strings.Fields(string(out)) {
+		rel := strings.TrimPrefix(path, prefix)
+		if path == "hearth" || rel == "cmd/hearth" {
+			continue
+		}
+		pkg, err := build.Import(path, ".", 0)
+		if err != nil {
+			t.Fatalf("import %s: %v", path, err)
+		}
+		for _, imp := range pkg.Imports {
+			if !strings.HasPrefix(imp, prefix) {
+				continue
+			}
+			dep := strings.TrimPrefix(imp, prefix)
+			if !allowed(rel, dep) {
+				t.Errorf("%s imports %s, which docs/ARCHITECTURE.md does not allow", rel, dep)
+			}
+		}
+	}
+}
+
+func allowed(pkg, dep string) bool {
+	if strings.HasPrefix(pkg, "mod/") {
+		switch dep {
+		case "module", "stanza", "jid", "storage", "sasl":
+			return true
+		}
+		return slices.Contains(modRequires[pkg], dep)
+	}
+	if pkg == "mod" {
+		return strings.HasPrefix(dep, "mod/") || dep == "module"
+	}
+	rules, ok := allowedImports[pkg]
+	if !ok {
+		return false // a new package must be added to the table
+	}
+	if slices.Contains(rules, "!"+dep) {
+		return false
+	}
+	return slices.Contains(rules, "*") || slices.Contains(rules, dep)
+}
