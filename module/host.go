@@ -48,6 +48,9 @@ func (h *Host) Err() error {
 // Domain returns the virtual host's domain.
 func (h *Host) Domain() string { return h.reg.domain }
 
+// Settings returns the server-wide settings.
+func (h *Host) Settings() Settings { return h.reg.settings }
+
 // DomainJID returns the virtual host's domain as a JID.
 func (h *Host) DomainJID() jid.JID {
 	j, _ := jid.New("", h.reg.domain, "")

@@ -44,11 +44,19 @@ type Identity struct{ Category, Type, Name, Lang string }
 // responsibility for it (stored it), which ends the search.
 type UndeliveredHandler func(ctx context.Context, msg *stanza.Element, to jid.JID) bool
 
+// Settings are the server-wide settings modules may need.
+type Settings struct {
+	// SCRAMIterations is the iteration count of new credentials ([auth]
+	// scram_iterations); it must match what SASL shows unknown users.
+	SCRAMIterations int
+}
+
 // Registry is everything the modules of one virtual host registered: the
 // dispatch tables, hooks and disco data the router reads. It is built while
 // modules start and read-only afterwards (Freeze), so reads take no lock.
 type Registry struct {
-	domain string
+	domain   string
+	settings Settings
 
 	mu       sync.Mutex
 	frozen   bool
@@ -82,6 +90,9 @@ func NewRegistry(domain string) *Registry {
 	r.iq[AccountTarget] = map[IQKey]entry[IQHandler]{}
 	return r
 }
+
+// SetSettings sets the server-wide settings; call it before modules start.
+func (r *Registry) SetSettings(s Settings) { r.settings = s }
 
 // Domain returns the virtual host the registry belongs to.
 func (r *Registry) Domain() string { return r.domain }

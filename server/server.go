@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -46,6 +47,9 @@ type Server struct {
 	router   *router.Router
 	certs    *certStore
 	throttle *authThrottle
+	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
+	// in storage so that they stay the same across restarts and nodes.
+	fakeSecret []byte
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -90,6 +94,10 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		}
 		s.store, s.ownStore = st, true
 	}
+	if s.fakeSecret, err = loadFakeSecret(s.ctx, s.store); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.throttle = newAuthThrottle(cfg.Limits.AuthFailuresPerIP, time.Duration(cfg.Limits.AuthFailureWindow)*time.Second)
 	s.router = router.New(s.store, s.log)
 	mods := opts.Modules
@@ -115,6 +123,26 @@ func OpenStore(ctx context.Context, cfg config.Config) (storage.Store, error) {
 		return nil, fmt.Errorf("storage (%s): %w", cfg.Storage.Driver, err)
 	}
 	return st, nil
+}
+
+// loadFakeSecret returns the server's persistent secret for fake SCRAM
+// salts, creating it on first start.
+func loadFakeSecret(ctx context.Context, st storage.Store) ([]byte, error) {
+	const owner, key = "server", "sasl_fake_secret"
+	m := st.Map("server")
+	secret, err := m.Get(ctx, owner, key)
+	if err == nil && len(secret) == 32 {
+		return secret, nil
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	secret = make([]byte, 32)
+	rand.Read(secret)
+	if err := m.Set(ctx, owner, key, secret); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	return secret, nil
 }
 
 // startModules starts mods, in order, on every host, after checking that
@@ -146,6 +174,7 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	}
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
+		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
 		for i, d := range mods {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.log, &s.wg)
 			if err := d.Start(h, configs[i]); err != nil {
@@ -273,6 +302,8 @@ func (s *Server) c2sConfig(direct bool) stream.C2SConfig {
 		NegotiationTimeout: time.Duration(lim.NegotiationTimeout) * time.Second,
 		MaxAuthAttempts:    lim.MaxAuthAttempts,
 		Throttle:           s.throttle,
+		SCRAMIterations:    s.cfg.Auth.SCRAMIterations,
+		FakeSecret:         s.fakeSecret,
 		Log:                s.log,
 	}
 }

@@ -71,6 +71,8 @@ func (n *negotiation) authenticate(ctx context.Context) error {
 			Lookup:         n.host.Credentials,
 			Binding:        binding,
 			PlusAdvertised: plusOffered,
+			Iterations:     n.cfg.SCRAMIterations,
+			FakeSecret:     n.cfg.FakeSecret,
 		})
 		bare, err := n.exchange(ctx, neg, el)
 		if err == nil {

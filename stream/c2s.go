@@ -88,6 +88,10 @@ type C2SConfig struct {
 	// stream before it is closed (default 3).
 	MaxAuthAttempts int
 	Throttle        Throttle
+	// SCRAMIterations and FakeSecret make unknown users indistinguishable
+	// from real ones (see sasl.Config).
+	SCRAMIterations int
+	FakeSecret      []byte
 	Log             *slog.Logger
 }
 

@@ -35,9 +35,6 @@ type Config struct {
 	// MinPasswordLength is the least number of characters (Unicode code
 	// points) of a new password, at registration and password change.
 	MinPasswordLength int `toml:"min_password_length"`
-	// Iterations is the SCRAM iteration count of new credentials; it should
-	// equal the count SASL shows unknown users.
-	Iterations int `toml:"iterations"`
 	// MaxPerIPPerHour bounds the accounts registered from one IP address
 	// in any hour (0: no limit).
 	MaxPerIPPerHour int `toml:"max_per_ip_per_hour"`
@@ -56,7 +53,6 @@ const throttleWindow = time.Hour
 var Module = module.New("register", Config{
 	Mode:              ModeClosed,
 	MinPasswordLength: DefaultMinPasswordLength,
-	Iterations:        sasl.DefaultIterations,
 	MaxPerIPPerHour:   DefaultMaxPerIPPerHour,
 }, start).WithSection("registration")
 
@@ -69,8 +65,6 @@ func (c Config) validate() error {
 		return fmt.Errorf("[registration] mode: %q is neither %q nor %q", c.Mode, ModeClosed, ModeOpen)
 	case c.MinPasswordLength < 1:
 		return fmt.Errorf("[registration] min_password_length: %d is less than 1", c.MinPasswordLength)
-	case c.Iterations < 1:
-		return fmt.Errorf("[registration] iterations: %d is less than 1", c.Iterations)
 	case c.MaxPerIPPerHour < 0:
 		return fmt.Errorf("[registration] max_per_ip_per_hour: %d is negative (0 means no limit)", c.MaxPerIPPerHour)
 	}
@@ -141,7 +135,7 @@ func (r *registrar) checkPassword(password string) error {
 // checkPassword; a password the OpaqueString profile refuses (RFC 8265)
 // is not-acceptable.
 func (r *registrar) credentials(password string) (sasl.Credentials, error) {
-	cred, err := sasl.NewCredentials(password, r.cfg.Iterations)
+	cred, err := sasl.NewCredentials(password, r.h.Settings().SCRAMIterations)
 	if err != nil {
 		return sasl.Credentials{}, &stanza.Error{Type: stanza.Modify, Condition: "not-acceptable",
 			Text: "the password contains characters that are not allowed"}

@@ -21,9 +21,9 @@ const testIterations = 16
 func newEnv(t *testing.T, configure func(*register.Config)) *modtest.Env {
 	t.Helper()
 	env := modtest.New(t, "example.com", memstore.New())
+	env.Registry.SetSettings(module.Settings{SCRAMIterations: testIterations})
 	env.Start(t, register.Module, func(cfg any) error {
 		c := cfg.(*register.Config)
-		c.Iterations = testIterations
 		if configure != nil {
 			configure(c)
 		}
@@ -61,7 +61,6 @@ func TestConfig(t *testing.T) {
 		{"unknown mode", func(c *register.Config) { c.Mode = "invite" }, "mode"},
 		{"empty mode", func(c *register.Config) { c.Mode = "" }, "mode"},
 		{"zero password length", func(c *register.Config) { c.MinPasswordLength = 0 }, "min_password_length"},
-		{"zero iterations", func(c *register.Config) { c.Iterations = 0 }, "iterations"},
 		{"negative limit", func(c *register.Config) { c.MaxPerIPPerHour = -1 }, "max_per_ip_per_hour"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -87,7 +86,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := register.Config{Mode: "closed", MinPasswordLength: 8, Iterations: 4096, MaxPerIPPerHour: 5}
+	want := register.Config{Mode: "closed", MinPasswordLength: 8, MaxPerIPPerHour: 5}
 	if got := *cfg.(*register.Config); got != want {
 		t.Fatalf("defaults = %+v, want %+v", got, want)
 	}
