@@ -132,6 +132,26 @@ func (r *Registry) IQ(t Target, k IQKey) (IQHandler, bool) {
 	return e.fn, ok
 }
 
+// IQKeys returns the keys of the IQ handlers registered for target,
+// sorted by namespace, local name and type.
+func (r *Registry) IQKeys(t Target) []IQKey {
+	keys := make([]IQKey, 0, len(r.iq[t]))
+	for k := range r.iq[t] {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if a.Payload.Space != b.Payload.Space {
+			return a.Payload.Space < b.Payload.Space
+		}
+		if a.Payload.Local != b.Payload.Local {
+			return a.Payload.Local < b.Payload.Local
+		}
+		return a.Type < b.Type
+	})
+	return keys
+}
+
 // PreAuthIQ returns the handler for an IQ received before authentication.
 func (r *Registry) PreAuthIQ(k IQKey) (PreAuthIQHandler, bool) {
 	e, ok := r.preAuth[k]
