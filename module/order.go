@@ -2,18 +2,28 @@ package module
 
 // hookOrder is the one place where the order of modules on each hook is
 // decided. A module that registers a hook must appear in that hook's list
-// (Registry.Validate fails otherwise), so no behaviour depends on the order
+// (Registry.Freeze fails otherwise), so no behaviour depends on the order
 // in which modules happen to be listed or started.
 var hookOrder = map[hookName][]string{
 	// Session lifecycle: presence announces the session's departure before
 	// anything else forgets about it.
 	hookSessionBound:  {"presence"},
 	hookSessionClosed: {"presence", "last"},
-	// An undelivered message is offered to offline storage; the first hook
-	// that takes it wins.
-	hookUndelivered: {"offline"},
-	// Presence processing is a single handler, listed for completeness.
+	// An undelivered message is offered to the hooks in turn until one
+	// takes it: push only notifies the user's devices and never takes it,
+	// so it comes before offline storage, which does.
+	hookUndelivered: {"push", "offline"},
 	hookUserDeleted: {"presence", "roster", "last"},
+	// Stanzas from local sessions: blocking refuses before anything is
+	// archived; the archive stamps before carbons copy.
+	hookInbound: {"blocking", "mam", "carbons"},
+	// Messages to local accounts: blocking drops before archiving; the
+	// archive adds <stanza-id/> before anyone sees the message.
+	hookDeliver:   {"blocking", "mam"},
+	hookDelivered: {"carbons"},
+	// Initial presence: stored messages are delivered first, then push
+	// registrations learn that the device is back.
+	hookSessionAvailable: {"offline", "push"},
 }
 
 type hookName string
@@ -23,4 +33,9 @@ const (
 	hookSessionClosed hookName = "session-closed"
 	hookUndelivered   hookName = "undelivered"
 	hookUserDeleted   hookName = "user-deleted"
+
+	hookInbound          hookName = "inbound"
+	hookDeliver          hookName = "deliver"
+	hookDelivered        hookName = "delivered"
+	hookSessionAvailable hookName = "session-available"
 )

@@ -126,12 +126,7 @@ func (r *Router) iqReply(iq *stanza.Element, payload *stanza.Element, err error)
 	if err == nil {
 		return stanza.ResultReply(iq, payload)
 	}
-	var se *stanza.Error
-	if !errors.As(err, &se) {
-		r.log.Error("iq handler failed", "err", err)
-		se = stanza.NewError("internal-server-error")
-	}
-	return stanza.ErrorReply(iq, se)
+	return stanza.ErrorReply(iq, r.stanzaError(err))
 }
 
 // routeMessage implements RFC 6121 §8.5.2 and §8.5.3 for a message to a
@@ -148,44 +143,61 @@ func (r *Router) routeMessage(ctx context.Context, vh *VHost, st *stanza.Element
 		}
 		return
 	}
+	var target *Session
 	if !to.IsBare() {
-		if s := r.session(to); s != nil {
-			s.Send(st)
-			return
+		if target = r.session(to); target == nil {
+			// §8.5.3.2.1: no such resource.
+			switch typ {
+			case "normal", "chat":
+				// treated as if addressed to the bare JID
+			case "groupchat":
+				r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
+				return
+			default: // headline, error: silently ignored
+				return
+			}
 		}
-		// §8.5.3.2.1: no such resource.
+	}
+	if target == nil {
 		switch typ {
-		case "normal", "chat":
-			// treated as if addressed to the bare JID
+		case stanza.ErrorType:
+			return // §8.5.2.1.1: errors to a bare JID are ignored
 		case "groupchat":
 			r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
 			return
-		default: // headline, error: silently ignored
+		}
+		if !r.accountExists(ctx, to.Bare()) {
+			if typ != "headline" {
+				r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
+			}
 			return
 		}
 	}
-	bare := to.Bare()
-	switch typ {
-	case stanza.ErrorType:
-		return // §8.5.2.1.1: errors to a bare JID are ignored
-	case "groupchat":
-		r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
+	// The message will reach an existing account: the deliver hooks
+	// (blocking, archiving) see it first.
+	orig := st
+	st, err := vh.reg.RunDeliver(ctx, st, from, to)
+	if st == nil {
+		if err != nil {
+			r.bounce(ctx, orig, from, r.stanzaError(err))
+		}
 		return
 	}
-	delivered := false
+	bare := to.Bare()
+	if target != nil {
+		target.Send(st)
+		vh.reg.RunDelivered(ctx, st, bare, []module.Session{target})
+		return
+	}
+	var delivered []module.Session
 	for _, s := range r.sessions(bare) {
 		if avail, prio := s.available(); avail && prio >= 0 {
 			s.Send(st)
-			delivered = true
+			delivered = append(delivered, s)
 		}
 	}
-	if delivered {
-		return
-	}
-	if !r.accountExists(ctx, bare) {
-		if typ != "headline" {
-			r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
-		}
+	if len(delivered) > 0 {
+		vh.reg.RunDelivered(ctx, st, bare, delivered)
 		return
 	}
 	if typ == "headline" {
@@ -196,7 +208,19 @@ func (r *Router) routeMessage(ctx context.Context, vh *VHost, st *stanza.Element
 	}
 	// Nothing stores messages for offline users: say so instead of
 	// dropping the message silently.
-	r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
+	r.bounce(ctx, orig, from, stanza.NewError("service-unavailable"))
+}
+
+// stanzaError turns a hook's or handler's error into the stanza error to
+// send: a *stanza.Error as is, anything else (logged) as
+// internal-server-error.
+func (r *Router) stanzaError(err error) *stanza.Error {
+	var se *stanza.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	r.log.Error("stanza processing failed", "err", err)
+	return stanza.NewError("internal-server-error")
 }
 
 // routePresence hands presence for a local account to the host's presence

@@ -181,6 +181,18 @@ func (s *Session) Close(err error) { s.conn.Close(err) }
 // HandleStanza implements stream.SessionHandler.
 func (s *Session) HandleStanza(st *stanza.Element, to jid.JID) {
 	ctx := context.Background()
+	addressee := to
+	if addressee.IsZero() {
+		addressee = s.jid.Bare()
+	}
+	orig := st
+	st, err := s.vh.reg.RunInbound(ctx, st, s.jid, addressee)
+	if st == nil {
+		if err != nil {
+			s.r.bounce(ctx, orig, s.jid, s.r.stanzaError(err))
+		}
+		return
+	}
 	if st.Name.Local == "presence" {
 		if out := s.vh.reg.OutboundPresence(); out != nil {
 			out(ctx, s, st, to)
