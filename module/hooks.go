@@ -25,9 +25,12 @@ type DeliveredHandler func(ctx context.Context, msg *stanza.Element, to jid.JID,
 // stanza's addressee (the sender's bare JID when it had no 'to').
 func (h *Host) OnInbound(fn StanzaHook) { h.addHook(hookInbound, fn) }
 
-// OnDeliver runs fn on every message about to be delivered to an existing
-// local account, whoever sent it, before a session is chosen. to is the
-// message's addressee (bare or full JID).
+// OnDeliver runs fn on every stanza addressed to an existing local account
+// (message, presence, and IQ requests to the account or one of its
+// sessions), whoever sent it — a local session, the server itself (presence
+// broadcasts, roster pushes excepted: they go straight to sessions) or
+// another server — before a session is chosen. to is the addressee (bare
+// or full JID). Hooks filter on the stanza's name themselves.
 func (h *Host) OnDeliver(fn StanzaHook) { h.addHook(hookDeliver, fn) }
 
 // OnDelivered tells fn where a message to a local account was delivered.

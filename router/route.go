@@ -81,7 +81,9 @@ func (r *Router) routeIQ(ctx context.Context, vh *VHost, st *stanza.Element, fro
 	}
 	if !to.IsBare() {
 		if s := r.session(to); s != nil {
-			s.Send(st)
+			if st = r.deliverHooks(ctx, vh, st, from, to); st != nil {
+				s.Send(st)
+			}
 			return
 		}
 		r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
@@ -100,6 +102,10 @@ func (r *Router) routeIQ(ctx context.Context, vh *VHost, st *stanza.Element, fro
 			r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
 			return
 		}
+		if st = r.deliverHooks(ctx, vh, st, from, to); st == nil {
+			return
+		}
+		payload = st.FirstElement()
 	}
 	fn, ok := vh.reg.IQ(target, module.IQKey{Type: typ, Payload: payload.Name})
 	if !ok {
@@ -176,11 +182,7 @@ func (r *Router) routeMessage(ctx context.Context, vh *VHost, st *stanza.Element
 	// The message will reach an existing account: the deliver hooks
 	// (blocking, archiving) see it first.
 	orig := st
-	st, err := vh.reg.RunDeliver(ctx, st, from, to)
-	if st == nil {
-		if err != nil {
-			r.bounce(ctx, orig, from, r.stanzaError(err))
-		}
+	if st = r.deliverHooks(ctx, vh, st, from, to); st == nil {
 		return
 	}
 	bare := to.Bare()
@@ -211,6 +213,17 @@ func (r *Router) routeMessage(ctx context.Context, vh *VHost, st *stanza.Element
 	r.bounce(ctx, orig, from, stanza.NewError("service-unavailable"))
 }
 
+// deliverHooks runs the host's deliver hooks on a stanza addressed to an
+// existing local account and returns the stanza to deliver, or nil when a
+// hook stopped it (bounced to the sender when the hook said why).
+func (r *Router) deliverHooks(ctx context.Context, vh *VHost, st *stanza.Element, from, to jid.JID) *stanza.Element {
+	next, err := vh.reg.RunDeliver(ctx, st, from, to)
+	if next == nil && err != nil {
+		r.bounce(ctx, st, from, r.stanzaError(err))
+	}
+	return next
+}
+
 // stanzaError turns a hook's or handler's error into the stanza error to
 // send: a *stanza.Error as is, anything else (logged) as
 // internal-server-error.
@@ -235,6 +248,9 @@ func (r *Router) routePresence(ctx context.Context, vh *VHost, st *stanza.Elemen
 			p := stanza.New(stanza.NSClient, "presence", "type", "unsubscribed", "from", to.Bare().String(), "to", from.Bare().String())
 			r.route(ctx, p, to.Bare(), from.Bare())
 		}
+		return
+	}
+	if st = r.deliverHooks(ctx, vh, st, from, to); st == nil {
 		return
 	}
 	if in := vh.reg.InboundPresence(); in != nil {
