@@ -79,6 +79,13 @@ func (r *Router) routeIQ(ctx context.Context, vh *VHost, st *stanza.Element, fro
 		r.bounce(ctx, st, from, &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "iq without id"})
 		return
 	}
+	// Checked before delivery to a full JID too: RFC 6120 §8.2.3 makes
+	// such an IQ invalid wherever it goes, and docs/routing.md promises it.
+	children := st.Elements()
+	if len(children) != 1 {
+		r.bounce(ctx, st, from, &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "an iq get or set has exactly one child"})
+		return
+	}
 	if !to.IsBare() {
 		if s := r.session(to); s != nil {
 			if st = r.deliverHooks(ctx, vh, st, from, to); st != nil {
@@ -87,11 +94,6 @@ func (r *Router) routeIQ(ctx context.Context, vh *VHost, st *stanza.Element, fro
 			return
 		}
 		r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
-		return
-	}
-	children := st.Elements()
-	if len(children) != 1 {
-		r.bounce(ctx, st, from, &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "an iq get or set has exactly one child"})
 		return
 	}
 	payload := children[0]
@@ -152,11 +154,13 @@ func (r *Router) routeMessage(ctx context.Context, vh *VHost, st *stanza.Element
 	var target *Session
 	if !to.IsBare() {
 		if target = r.session(to); target == nil {
-			// §8.5.3.2.1: no such resource.
+			// §8.5.3.2.1: no such resource. Only chat may be treated as
+			// if addressed to the bare JID; normal and groupchat MUST be
+			// ignored or refused, and refusing tells the sender.
 			switch typ {
-			case "normal", "chat":
+			case "chat":
 				// treated as if addressed to the bare JID
-			case "groupchat":
+			case "normal", "groupchat":
 				r.bounce(ctx, st, from, stanza.NewError("service-unavailable"))
 				return
 			default: // headline, error: silently ignored
@@ -243,9 +247,12 @@ func (r *Router) routePresence(ctx context.Context, vh *VHost, st *stanza.Elemen
 		return // presence to the server itself is ignored
 	}
 	if !r.accountExists(ctx, to.Bare()) {
-		if st.Get("type") == "subscribe" {
-			// RFC 6121 §3.1.3: tell the requester there is no such contact.
+		if t := st.Get("type"); t == "subscribe" || t == "probe" {
+			// RFC 6121 §3.1.3, §4.3.2: tell the requester there is no such
+			// contact, which ends its request or stale subscription. The
+			// id lets the client match the answer to its request.
 			p := stanza.New(stanza.NSClient, "presence", "type", "unsubscribed", "from", to.Bare().String(), "to", from.Bare().String())
+			p.Set("id", st.Get("id"))
 			r.route(ctx, p, to.Bare(), from.Bare())
 		}
 		return

@@ -105,8 +105,14 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 	res[full.Resource()] = s
 	r.mu.Unlock()
 	if old != nil {
-		old.replaced = true
+		old.retire()
 		old.Close(&stanza.StreamError{Condition: "conflict", Text: "replaced by a new connection"})
+		// The old session's departure (unavailable presence to contacts,
+		// logout time) is processed now, before the new session can send
+		// anything. Its stream may take the close grace period to end
+		// (a dead peer never answers), and announcing it then would tell
+		// contacts that the full JID, by then the new session's, is gone.
+		old.vh.reg.RunSessionClosed(ctx, old)
 	}
 	vh.reg.RunSessionBound(ctx, s)
 	return s, full, nil
@@ -123,7 +129,11 @@ type Session struct {
 	mu       sync.Mutex
 	presence *stanza.Element
 	priority int
-	replaced bool
+
+	// handling is held while a stanza of the session is handled, and by
+	// retire: a replaced session handles nothing more.
+	handling sync.Mutex
+	replaced bool // guarded by handling
 
 	values module.Values
 }
@@ -178,8 +188,23 @@ func (s *Session) Values() *module.Values { return &s.values }
 // Close implements module.Session.
 func (s *Session) Close(err error) { s.conn.Close(err) }
 
+// retire marks a session another session with the same full JID
+// replaced, once it has finished handling its current stanza: its stream
+// still ends on its own, but its stanzas are dropped and Closed leaves its
+// departure to Bind.
+func (s *Session) retire() {
+	s.handling.Lock()
+	s.replaced = true
+	s.handling.Unlock()
+}
+
 // HandleStanza implements stream.SessionHandler.
 func (s *Session) HandleStanza(st *stanza.Element, to jid.JID) {
+	s.handling.Lock()
+	defer s.handling.Unlock()
+	if s.replaced {
+		return // the full JID is another session's now
+	}
 	ctx := context.Background()
 	addressee := to
 	if addressee.IsZero() {
@@ -226,8 +251,8 @@ func presenceOrNil(p *stanza.Element) *stanza.Element {
 }
 
 // Closed implements stream.SessionHandler: the session leaves the table
-// (unless a newer one with the same full JID replaced it) and the
-// session-closed hooks run.
+// and the session-closed hooks run, unless a newer one with the same full
+// JID replaced it (then Bind did both).
 func (s *Session) Closed(err error) {
 	r := s.r
 	bare := s.jid.Bare()
@@ -239,5 +264,10 @@ func (s *Session) Closed(err error) {
 		}
 	}
 	r.mu.Unlock()
-	s.vh.reg.RunSessionClosed(context.Background(), s)
+	s.handling.Lock()
+	replaced := s.replaced
+	s.handling.Unlock()
+	if !replaced {
+		s.vh.reg.RunSessionClosed(context.Background(), s)
+	}
 }

@@ -76,6 +76,9 @@ func (p *handler) broadcast(ctx context.Context, s module.Session, st *stanza.El
 			s.Send(it.PendingIn)
 		}
 	}
+	// The session is available: offline messages (XEP-0160) and the like
+	// come after its broadcast, probes and pending requests.
+	p.h.Registry().RunSessionAvailable(ctx, s)
 }
 
 // unavailable sends the unavailable presence st of session s, which is no
@@ -143,12 +146,13 @@ func (p *handler) sessionClosed(ctx context.Context, s module.Session) {
 	p.unavailable(ctx, s, st, s.Presence() != nil)
 }
 
-// probe answers a presence probe from 'from' about the local account
+// probe answers a presence probe st from 'from' about the local account
 // owner (RFC 6121 §4.3.2): an entity subscribed to owner's presence (or
 // owner itself) gets the presence of each available resource, or the last
-// unavailable presence when none is available; anyone else gets nothing,
-// so that presence is never revealed to it.
-func (p *handler) probe(ctx context.Context, from, owner jid.JID) error {
+// unavailable presence when none is available; anyone else gets
+// unsubscribed from owner's bare JID, which reveals no presence and ends a
+// subscription the prober's side still believes in.
+func (p *handler) probe(ctx context.Context, st *stanza.Element, from, owner jid.JID) error {
 	if from.IsZero() {
 		return nil
 	}
@@ -158,6 +162,7 @@ func (p *handler) probe(ctx context.Context, from, owner jid.JID) error {
 			return err
 		}
 		if !it.Subscription.HasFrom() {
+			p.route(ctx, presenceFrom(typeUnsubscribed, owner, from.Bare()).Set("id", st.Get("id")))
 			return nil
 		}
 	}

@@ -169,9 +169,10 @@ func TestProbe(t *testing.T) {
 		}},
 		{"both, full JID prober", "c@remote.example/res", roster.Both, []string{"one"}, []string{"available alice@example.com/one->c@remote.example/res"}},
 		{"from, offline", "c@remote.example", roster.From, nil, []string{"unavailable alice@example.com->c@remote.example"}},
-		{"to", "c@remote.example", roster.To, []string{"one"}, nil},
-		{"none", "c@remote.example", roster.None, []string{"one"}, nil},
-		{"not in roster", "d@remote.example", roster.Both, []string{"one"}, nil},
+		// §4.3.2 case 1: no presence, but unsubscribed from the bare JID.
+		{"to", "c@remote.example", roster.To, []string{"one"}, []string{"unsubscribed alice@example.com->c@remote.example"}},
+		{"none", "c@remote.example", roster.None, []string{"one"}, []string{"unsubscribed alice@example.com->c@remote.example"}},
+		{"not in roster", "d@remote.example/res", roster.Both, []string{"one"}, []string{"unsubscribed alice@example.com->d@remote.example"}},
 		{"the account itself", "alice@example.com/other", roster.None, []string{"one"}, []string{"available alice@example.com/one->alice@example.com/other"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +217,9 @@ func TestInitialPresenceProbesLocalContacts(t *testing.T) {
 	a := e.bind("alice@example.com/a")
 	e.send(a, `<presence/>`)
 	got := e.take(a)
-	want(t, "alice", got, "available bob@example.com/b->alice@example.com", "available alice@example.com/a->alice@example.com/a")
+	// carol's side answers unsubscribed (§4.3.2), which ends alice's stale
+	// subscription and is delivered to her.
+	want(t, "alice", got, "available bob@example.com/b->alice@example.com", "unsubscribed carol@example.com->alice@example.com", "available alice@example.com/a->alice@example.com/a")
 	if len(got) > 0 && got[0].ChildText("", "status") != "here" {
 		t.Errorf("probe answer %s lacks bob's status", got[0])
 	}

@@ -98,7 +98,7 @@ func (p *handler) inbound(ctx context.Context, st *stanza.Element, from, to jid.
 	case typeAvailable, typeUnavailable, stanza.ErrorType:
 		p.deliver(st, to)
 	case typeProbe:
-		if err := p.probe(ctx, from, to.Bare()); err != nil {
+		if err := p.probe(ctx, st, from, to.Bare()); err != nil {
 			p.h.Logger().Error("answering probe failed", "err", err)
 		}
 	case typeSubscribe, typeSubscribed, typeUnsubscribe, typeUnsubscribed:
