@@ -25,6 +25,9 @@ type dialect struct {
 	// the migration transaction and returns 1 once the lock is held;
 	// unlockMigrations releases it.
 	lockMigrations, unlockMigrations string
+	// hasSchemaVersion counts the tables named schema_version in the
+	// database (0 or 1).
+	hasSchemaVersion string
 }
 
 // rebind returns query with its '?' placeholders in d's syntax. Queries in

@@ -74,28 +74,29 @@ func splitStatements(text string) []string {
 
 // migrate brings the schema of db up to date: it applies the migrations
 // newer than the highest version in schema_version, in one transaction, and
-// returns how many it applied. It refuses a database whose schema is newer
-// than this binary knows. Concurrent migrate calls on one database (two
+// returns the schema version before and after (equal when nothing was
+// pending; 0 is an empty database). It refuses a database whose schema is
+// newer than this binary knows. Concurrent migrate calls on one database (two
 // processes starting at once) are serialised by a dialect-specific lock.
 // MySQL commits DDL implicitly, so there a failure can leave a migration
 // half-applied; its files are therefore written to be re-runnable.
-func migrate(ctx context.Context, db *sql.DB, d *dialect) (int, error) {
+func migrate(ctx context.Context, db *sql.DB, d *dialect) (from, to int, err error) {
 	ms, err := loadMigrations(d.name)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close()
 	if d.lockMigrations != "" {
 		var held sql.NullInt64
 		if err := conn.QueryRowContext(ctx, d.lockMigrations).Scan(&held); err != nil {
-			return 0, fmt.Errorf("sqlstore: locking for migration: %w", err)
+			return 0, 0, fmt.Errorf("sqlstore: locking for migration: %w", err)
 		}
 		if held.Int64 != 1 {
-			return 0, errors.New("sqlstore: timed out waiting for another process's migration")
+			return 0, 0, errors.New("sqlstore: timed out waiting for another process's migration")
 		}
 		if d.unlockMigrations != "" {
 			defer conn.ExecContext(context.WithoutCancel(ctx), d.unlockMigrations)
@@ -103,35 +104,76 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect) (int, error) {
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
 		version INTEGER NOT NULL PRIMARY KEY,
 		applied BIGINT NOT NULL
 	)`); err != nil {
-		return 0, fmt.Errorf("sqlstore: creating schema_version: %w", err)
+		return 0, 0, fmt.Errorf("sqlstore: creating schema_version: %w", err)
 	}
 	var current int
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
-		return 0, fmt.Errorf("sqlstore: reading schema_version: %w", err)
+		return 0, 0, fmt.Errorf("sqlstore: reading schema_version: %w", err)
 	}
 	if current > len(ms) {
-		return 0, fmt.Errorf("sqlstore: database schema version %d is newer than this program's %d", current, len(ms))
+		return 0, 0, fmt.Errorf("sqlstore: database schema version %d is newer than this program's %d", current, len(ms))
 	}
 	for _, m := range ms[current:] {
 		for _, stmt := range m.stmts {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return 0, fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
+				return 0, 0, fmt.Errorf("sqlstore: migration %s: %w", m.name, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_version (version, applied) VALUES (?, ?)`),
 			m.version, time.Now().UnixMicro()); err != nil {
-			return 0, fmt.Errorf("sqlstore: recording migration %s: %w", m.name, err)
+			return 0, 0, fmt.Errorf("sqlstore: recording migration %s: %w", m.name, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return len(ms) - current, nil
+	return current, len(ms), nil
+}
+
+// Migrate opens the database named by driver and dsn (as Open does),
+// applies its pending migrations and returns the schema version before and
+// after; from == to when the schema was up to date. It is what Open does at
+// start, for running migrations explicitly (hearth migrate) before a
+// deployment starts its servers.
+func Migrate(ctx context.Context, driver, dsn string, opts Options) (from, to int, err error) {
+	s, err := openDB(driver, dsn, opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer s.Close()
+	return migrate(ctx, s.write, s.d)
+}
+
+// SchemaVersion returns the version of the schema of the database named by
+// driver and dsn (0 for an empty database) and the version this program
+// would migrate it to, without changing anything.
+func SchemaVersion(ctx context.Context, driver, dsn string, opts Options) (current, latest int, err error) {
+	s, err := openDB(driver, dsn, opts)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer s.Close()
+	ms, err := loadMigrations(s.d.name)
+	if err != nil {
+		return 0, 0, err
+	}
+	var tables int
+	if err := s.read.QueryRowContext(ctx, s.d.hasSchemaVersion).Scan(&tables); err != nil {
+		return 0, 0, fmt.Errorf("sqlstore: looking for schema_version: %w", err)
+	}
+	if tables == 0 {
+		return 0, len(ms), nil
+	}
+	err = s.read.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current)
+	if err != nil {
+		return 0, 0, fmt.Errorf("sqlstore: reading schema_version: %w", err)
+	}
+	return current, len(ms), nil
 }

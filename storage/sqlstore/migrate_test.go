@@ -85,8 +85,8 @@ func testReopen(t *testing.T, driver, dsn string) {
 	if len(first) != len(ms) {
 		t.Fatalf("schema_version has %d rows after Open, want %d", len(first), len(ms))
 	}
-	if n, err := migrate(ctx, s.write, s.d); err != nil || n != 0 {
-		t.Errorf("migrate on an up-to-date database applied %d migrations, err %v; want 0, nil", n, err)
+	if from, to, err := migrate(ctx, s.write, s.d); err != nil || from != len(ms) || to != len(ms) {
+		t.Errorf("migrate on an up-to-date database: %d -> %d, err %v; want %d -> %d", from, to, err, len(ms), len(ms))
 	}
 	must(t, s.Accounts().Create(ctx, "example.com", "alice", credentialsFixture()))
 	must(t, s.Map("roster").Set(ctx, "alice@example.com", "bob@example.com", []byte("item")))
@@ -161,4 +161,32 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestSQLiteMigrate(t *testing.T) {
+	testMigrate(t, "sqlite", filepath.Join(t.TempDir(), "hearth.db"))
+}
+
+// testMigrate checks Migrate and SchemaVersion on an empty database.
+func testMigrate(t *testing.T, driver, dsn string) {
+	ctx := t.Context()
+	ms, err := loadMigrations(driver) // drivers are named like their dialects
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest := len(ms)
+	check := func(what string, gotA, gotB int, err error, wantA, wantB int) {
+		t.Helper()
+		if err != nil || gotA != wantA || gotB != wantB {
+			t.Errorf("%s = %d, %d, %v; want %d, %d, nil", what, gotA, gotB, err, wantA, wantB)
+		}
+	}
+	cur, last, err := SchemaVersion(ctx, driver, dsn, Options{})
+	check("SchemaVersion of an empty database", cur, last, err, 0, latest)
+	from, to, err := Migrate(ctx, driver, dsn, Options{})
+	check("Migrate of an empty database", from, to, err, 0, latest)
+	cur, last, err = SchemaVersion(ctx, driver, dsn, Options{})
+	check("SchemaVersion after Migrate", cur, last, err, latest, latest)
+	from, to, err = Migrate(ctx, driver, dsn, Options{})
+	check("Migrate again", from, to, err, latest, latest)
 }

@@ -22,6 +22,8 @@ var postgresDialect = &dialect{
 	// A session lock, so that it spans the migration transaction.
 	lockMigrations:   "SELECT 1 FROM (SELECT pg_advisory_lock(7243327)) AS l",
 	unlockMigrations: "SELECT pg_advisory_unlock(7243327)",
+	hasSchemaVersion: `SELECT COUNT(*) FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_name = 'schema_version'`,
 }
 
 // openPostgres opens dsn (a URL or key=value connection string, as pgx
@@ -42,5 +44,8 @@ func setPool(db *sql.DB, opts Options) {
 	}
 	if opts.MaxIdleConns > 0 {
 		db.SetMaxIdleConns(opts.MaxIdleConns)
+	}
+	if opts.ConnMaxLifetime > 0 {
+		db.SetConnMaxLifetime(opts.ConnMaxLifetime)
 	}
 }

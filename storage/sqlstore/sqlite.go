@@ -22,7 +22,8 @@ var sqliteDialect = &dialect{
 			(e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 	},
 	// A deferred transaction on a WAL database reads one snapshot.
-	readTx: &sql.TxOptions{ReadOnly: true},
+	readTx:           &sql.TxOptions{ReadOnly: true},
+	hasSchemaVersion: `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`,
 }
 
 // sqliteParams are the connection settings of every SQLite connection. The

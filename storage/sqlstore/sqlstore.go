@@ -22,10 +22,22 @@ import (
 	"hearth/storage"
 )
 
-// Options tune the database connection pool. Zero values mean defaults.
+// Options tune the database connection pool and name the TLS files of a
+// MySQL connection. Zero values mean defaults.
 type Options struct {
+	// MaxOpenConns and MaxIdleConns bound the pool (for SQLite, the pool
+	// of readers: all writes go through one connection).
 	MaxOpenConns int
 	MaxIdleConns int
+	// ConnMaxLifetime closes server connections older than this, so that
+	// a load balancer or failover is followed; 0 keeps them.
+	ConnMaxLifetime time.Duration
+	// TLSCA, TLSCert and TLSKey are PEM files for MySQL only, whose DSN must
+	// then say tls=custom: the CA bundle the server's certificate is
+	// verified against (the system pool when empty) and an optional client
+	// certificate and key. PostgreSQL takes the equivalent settings in its
+	// DSN (sslmode=verify-full&sslrootcert=...&sslcert=...&sslkey=...).
+	TLSCA, TLSCert, TLSKey string
 }
 
 // Open connects to the database named by driver ("sqlite", "postgres",
@@ -42,6 +54,19 @@ func Open(ctx context.Context, driver, dsn string, opts Options) (storage.Store,
 
 // open is Open returning the concrete type, for tests.
 func open(ctx context.Context, driver, dsn string, opts Options) (*store, error) {
+	s, err := openDB(driver, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := migrate(ctx, s.write, s.d); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the connection pools of a store without touching its schema.
+func openDB(driver, dsn string, opts Options) (*store, error) {
 	s := &store{}
 	var err error
 	switch driver {
@@ -60,10 +85,6 @@ func open(ctx context.Context, driver, dsn string, opts Options) (*store, error)
 		return nil, fmt.Errorf("sqlstore: unknown driver %q (want sqlite, postgres or mysql)", driver)
 	}
 	if err != nil {
-		return nil, err
-	}
-	if _, err := migrate(ctx, s.write, s.d); err != nil {
-		s.Close()
 		return nil, err
 	}
 	s.q = newStatements(s.d)

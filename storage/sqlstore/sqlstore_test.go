@@ -38,6 +38,7 @@ func TestPostgres(t *testing.T) {
 		return openTest(t, "postgres", newDB(t))
 	})
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, "postgres", newDB(t)) })
+	t.Run("Migrate", func(t *testing.T) { testMigrate(t, "postgres", newDB(t)) })
 }
 
 func TestMySQL(t *testing.T) {
@@ -47,6 +48,8 @@ func TestMySQL(t *testing.T) {
 		return openTest(t, "mysql", newDB(t))
 	})
 	t.Run("Reopen", func(t *testing.T) { testReopen(t, "mysql", newDB(t)) })
+	t.Run("Migrate", func(t *testing.T) { testMigrate(t, "mysql", newDB(t)) })
+	t.Run("TLS", func(t *testing.T) { testMySQLTLS(t, newDB(t)) })
 }
 
 // openTest opens a store that is closed when t ends.
@@ -69,7 +72,7 @@ func openTest(t *testing.T, driver, dsn string) *store {
 // default, and returns a function that creates a fresh database for a test
 // and drops it when the test ends. An unreachable server skips the test,
 // or fails it when the environment variable CI is set.
-func testServer(t *testing.T, driver string) (newDB func(t *testing.T) string) {
+func testServer(t testing.TB, driver string) (newDB func(t testing.TB) string) {
 	t.Helper()
 	env, dsn := "HEARTH_TEST_POSTGRES_DSN", defaultPostgresDSN
 	if driver == "mysql" {
@@ -101,7 +104,7 @@ func testServer(t *testing.T, driver string) (newDB func(t *testing.T) string) {
 		}
 		t.Skip(msg)
 	}
-	return func(t *testing.T) string {
+	return func(t testing.TB) string {
 		t.Helper()
 		var b [6]byte
 		rand.Read(b[:])
@@ -123,7 +126,7 @@ func testServer(t *testing.T, driver string) (newDB func(t *testing.T) string) {
 }
 
 // withDatabase returns dsn with its database replaced by name.
-func withDatabase(t *testing.T, driver, dsn, name string) string {
+func withDatabase(t testing.TB, driver, dsn, name string) string {
 	t.Helper()
 	if driver == "mysql" {
 		cfg, err := mysql.ParseDSN(dsn)

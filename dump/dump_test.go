@@ -1,0 +1,214 @@
+package dump
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"hearth/jid"
+	"hearth/mod/presence"
+	"hearth/mod/roster"
+	"hearth/storage"
+	"hearth/storage/memstore"
+	"hearth/storage/sqlstore"
+)
+
+// importFile imports the dump at path into st and returns the results.
+func importFile(t *testing.T, st storage.Store, path string, replace bool) []Result {
+	t.Helper()
+	im := &Importer{Store: st, Sections: Sections(), Replace: replace}
+	var results []Result
+	err := ReadFile(path, func(u User) error {
+		r, err := im.Import(t.Context(), u)
+		results = append(results, r)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("import %s: %v", path, err)
+	}
+	return results
+}
+
+// export returns the dump of every host of st.
+func export(t *testing.T, st storage.Store) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Export(t.Context(), st, &b, nil, Sections()); err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	return b.Bytes()
+}
+
+// writeTemp writes data to a file in a new temporary directory.
+func writeTemp(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func openSQLite(t *testing.T) storage.Store {
+	t.Helper()
+	st, err := sqlstore.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "hearth.db"), sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestImportSample(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	results := importFile(t, st, "testdata/sample.xml", false)
+	var got []string
+	for _, r := range results {
+		got = append(got, r.JID.String()+" "+r.Outcome.String()+" "+strings.Join(r.Warnings, "; "))
+	}
+	want := []string{
+		"alice@example.org created ignored SCRAM-SHA-512 credentials: hearth stores SCRAM-SHA-1 and SCRAM-SHA-256 only; ignored <vCard xmlns='vcard-temp'/>: not supported",
+		"bob@example.org created ",
+		"carol@example.org created no password or usable SCRAM credentials: set one with hearth passwd",
+		"zed@example.net created SCRAM-SHA-1 credentials only: SCRAM-SHA-256 logins fail until the password is set again",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("results:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	alice, err := st.Accounts().Get(ctx, "example.org", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alice.Credentials.SHA1.Iterations != 4096 || alice.Credentials.SHA256.Iterations != 10000 ||
+		len(alice.Credentials.SHA1.StoredKey) != 20 || len(alice.Credentials.SHA256.ServerKey) != 32 {
+		t.Errorf("alice's credentials: %+v", alice.Credentials)
+	}
+	bob, err := st.Accounts().Get(ctx, "example.org", "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bob.Credentials.Verify("s3cret-pass") || bob.Credentials.Verify("wrong") || len(bob.Credentials.SHA1.StoredKey) == 0 {
+		t.Errorf("bob's password was not turned into both SCRAM keys: %+v", bob.Credentials)
+	}
+
+	items, err := roster.Items(ctx, offlineHost(st, "example.org"), jid.MustParse("alice@example.org"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view []string
+	for _, it := range items {
+		s := it.Element().String()
+		if it.Hidden {
+			s = "hidden " + it.JID.String()
+		}
+		if it.PendingIn != nil {
+			s += " pending-in from=" + it.PendingIn.Get("from") + " id=" + it.PendingIn.Get("id")
+		}
+		view = append(view, s)
+	}
+	wantView := []string{
+		`<item xmlns="jabber:iq:roster" jid="friar@example.org" name="Friar &quot;Laurence&quot;" subscription="none" approved="true"/>`,
+		"hidden mercutio@montague.net pending-in from=mercutio@montague.net id=xk3h1v69",
+		`<item xmlns="jabber:iq:roster" jid="nurse@capulet.lit" subscription="to" ask="subscribe"/>`,
+		`<item xmlns="jabber:iq:roster" jid="romeo@montague.net" name="Romeo" subscription="both"><group>Friends</group><group>Lovers &amp; others</group></item> pending-in from=romeo@montague.net id=`,
+	}
+	if !slices.Equal(view, wantView) {
+		t.Errorf("alice's roster:\n%s\nwant:\n%s", strings.Join(view, "\n"), strings.Join(wantView, "\n"))
+	}
+	if v, err := st.Map("last").Get(ctx, "alice@example.org", "logout"); err != nil || string(v) != "1700000000" {
+		t.Errorf("hearth map entry: %q, %v", v, err)
+	}
+
+	// A second import skips every account; --replace replaces them.
+	for _, r := range importFile(t, st, "testdata/sample.xml", false) {
+		if r.Outcome != Skipped {
+			t.Errorf("second import: %s %v", r.JID, r.Outcome)
+		}
+	}
+	must(t, st.Map("last").Set(ctx, "alice@example.org", "extra", []byte("x")))
+	for _, r := range importFile(t, st, "testdata/sample.xml", true) {
+		if r.Outcome != Replaced {
+			t.Errorf("import with replace: %s %v", r.JID, r.Outcome)
+		}
+	}
+	if _, err := st.Map("last").Get(ctx, "alice@example.org", "extra"); err == nil {
+		t.Errorf("replace kept data the dump does not have")
+	}
+}
+
+// The map names of MapSection are the modules' own.
+func TestSectionMapNames(t *testing.T) {
+	var names []string
+	for _, s := range Sections() {
+		names = append(names, s.Name)
+	}
+	if !slices.Contains(names, presence.MapName) || !slices.Contains(names, roster.MapName) {
+		t.Errorf("sections %v miss the presence or roster map", names)
+	}
+}
+
+// TestRoundTripSQLite exports, imports into a fresh store and exports
+// again: the two exports are the same bytes.
+func TestRoundTripSQLite(t *testing.T) {
+	a := openSQLite(t)
+	importFile(t, a, "testdata/sample.xml", false)
+	first := export(t, a)
+	b := openSQLite(t)
+	importFile(t, b, writeTemp(t, "first.xml", first), false)
+	if second := export(t, b); !bytes.Equal(first, second) {
+		t.Errorf("export after import differs:\n--- first\n%s\n--- second\n%s", first, second)
+	}
+
+	// Bob's salts, derived from his password on import, are random.
+	must(t, a.Accounts().Delete(t.Context(), "example.org", "bob"))
+	golden(t, "testdata/sample.export.xml", export(t, a))
+}
+
+// golden compares got with the file at path, or rewrites the file when
+// HEARTH_UPDATE_GOLDEN is set.
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if os.Getenv("HEARTH_UPDATE_GOLDEN") != "" {
+		must(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (set HEARTH_UPDATE_GOLDEN=1 to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s:\n%s", path, got)
+	}
+}
+
+func TestExportHostFilter(t *testing.T) {
+	st := memstore.New()
+	importFile(t, st, "testdata/sample.xml", false)
+	var b bytes.Buffer
+	if err := Export(context.Background(), st, &b, []string{"example.net"}, Sections()); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.String(); strings.Contains(s, "example.org") || !strings.Contains(s, "<user name='zed'>") {
+		t.Errorf("export of example.net:\n%s", s)
+	}
+	b.Reset()
+	if err := Export(context.Background(), memstore.New(), &b, nil, Sections()); err != nil {
+		t.Fatal(err)
+	}
+	if want := "<?xml version='1.0' encoding='UTF-8'?>\n<server-data xmlns='urn:xmpp:pie:0'>\n</server-data>\n"; b.String() != want {
+		t.Errorf("empty export = %q, want %q", b.String(), want)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
