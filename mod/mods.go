@@ -4,8 +4,12 @@
 package mod
 
 import (
+	"hearth/mod/blocking"
+	"hearth/mod/carbons"
 	"hearth/mod/disco"
 	"hearth/mod/last"
+	"hearth/mod/mam"
+	"hearth/mod/offline"
 	"hearth/mod/ping"
 	"hearth/mod/presence"
 	"hearth/mod/register"
@@ -25,6 +29,10 @@ func All() []*module.Definition {
 		version.Module,
 		xmpptime.Module,
 		last.Module,
+		offline.Module,
+		blocking.Module, // after roster, which it requires
+		carbons.Module,
+		mam.Module,   // after roster, which it requires
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

@@ -100,11 +100,14 @@ func TestMessageToOfflineUserIsNotLostSilently(t *testing.T) {
 	srv.AddUser(t, "bob", "pw-bob-123")
 	alice := srv.LoginAvailable(t, "alice", "pw-alice-1", "laptop")
 	alice.Send("<message to='bob@localhost' type='chat' id='off1'><body>are you there</body></message>")
-	el := alice.Expect("reply", func(el *stanza.Element) bool { return el.Get("id") == "off1" })
-	// Until offline storage exists, the sender must learn the message was
-	// not delivered.
-	if el.Get("type") != "error" || errorCondition(el) != "service-unavailable" {
-		t.Errorf("got %s", el)
+	// Offline storage (XEP-0160) takes it: no error comes back, and bob
+	// gets it at his next initial presence. (Without storage, RFC 6121
+	// §8.5.2.2.1 requires <service-unavailable/>: see TestOfflineLimit.)
+	alice.ExpectNone("reply", func(el *stanza.Element) bool { return el.Get("id") == "off1" }, 300*time.Millisecond)
+	bob := srv.LoginAvailable(t, "bob", "pw-bob-123", "phone")
+	el := bob.Expect("stored message", isMessage("are you there"))
+	if el.Get("from") != "alice@localhost/laptop" || el.Child("urn:xmpp:delay", "delay") == nil {
+		t.Errorf("delivered %s", el)
 	}
 }
 

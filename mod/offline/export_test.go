@@ -1,0 +1,14 @@
+package offline
+
+import (
+	"testing"
+	"time"
+)
+
+// SetClock makes the module read the time from fn until the test ends.
+func SetClock(t *testing.T, fn func() time.Time) {
+	t.Helper()
+	old := now
+	now = fn
+	t.Cleanup(func() { now = old })
+}
