@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,20 +19,25 @@ import (
 
 // Config is the core configuration. Field comments give the TOML keys.
 type Config struct {
-	Hosts   []string `toml:"hosts"`    // virtual hosts served
-	DataDir string   `toml:"data_dir"` // SQLite database, generated certificates
-	Listen  Listen   `toml:"listen"`
-	TLS     TLS      `toml:"tls"`
-	Storage Storage  `toml:"storage"`
-	Log     Log      `toml:"log"`
-	Limits  Limits   `toml:"limits"`
-	Auth    Auth     `toml:"auth"`
+	Hosts            []string         `toml:"hosts"`    // virtual hosts served
+	DataDir          string           `toml:"data_dir"` // SQLite database, generated certificates
+	Listen           Listen           `toml:"listen"`
+	TLS              TLS              `toml:"tls"`
+	Storage          Storage          `toml:"storage"`
+	Log              Log              `toml:"log"`
+	Limits           Limits           `toml:"limits"`
+	Auth             Auth             `toml:"auth"`
+	StreamManagement StreamManagement `toml:"stream_management"`
 }
 
 // Listen lists the addresses of each listener; an empty list disables it.
 type Listen struct {
 	C2S    []string `toml:"c2s"`     // STARTTLS (required)
 	C2STLS []string `toml:"c2s_tls"` // direct TLS, XEP-0368
+	// Metrics serves /metrics (Prometheus) and /health over plain HTTP;
+	// empty (the default) disables it. Bind it to loopback or a private
+	// network: it has no authentication.
+	Metrics []string `toml:"metrics"`
 }
 
 // TLS names the certificates: one pair for every host, or a folder with
@@ -44,17 +50,42 @@ type TLS struct {
 	Dir  string `toml:"dir"`
 }
 
-// Storage selects the backend.
+// Storage selects the backend. TLS to a PostgreSQL server is set in the
+// DSN (sslmode=verify-full&sslrootcert=...); for MySQL the DSN says
+// tls=custom and the TLS* keys name the files of that "custom" config.
 type Storage struct {
 	Driver string `toml:"driver"` // sqlite (default); postgres and mysql
 	DSN    string `toml:"dsn"`    // sqlite: defaults to <data_dir>/hearth.db
+	// Connection pool; 0 means the driver's default (unlimited open
+	// connections, 2 idle, no lifetime limit). For SQLite they bound the
+	// pool of readers only: writes always go through one connection.
+	MaxOpenConns    int `toml:"max_open_conns"`
+	MaxIdleConns    int `toml:"max_idle_conns"`
+	ConnMaxLifetime int `toml:"conn_max_lifetime"` // seconds
+	// MySQL only, with tls=custom in the DSN: PEM files of the CA that
+	// signed the server's certificate and of an optional client certificate.
+	TLSCA   string `toml:"tls_ca"`
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
 }
 
 // Log configures logging.
 type Log struct {
 	Level  string `toml:"level"`  // debug, info (default), warn, error
 	Format string `toml:"format"` // text (default) or json
+	// Levels overrides Level per subsystem (Subsystems lists them), e.g.
+	// { stream = "debug", router = "warn" }.
+	Levels map[string]string `toml:"levels"`
+	// Trace lists bare JIDs whose stanzas are logged in full (bodies
+	// included) by the "trace" subsystem, at debug level, which is that
+	// subsystem's default level when Trace is not empty. For debugging on
+	// an operator's explicit request only.
+	Trace []string `toml:"trace"`
 }
+
+// Subsystems are the keys [log] levels accepts; every logger carries its
+// subsystem in the "subsystem" attribute.
+var Subsystems = []string{"server", "stream", "router", "modules", "metrics", "trace"}
 
 // Limits bound what clients may send and hold.
 type Limits struct {
@@ -69,6 +100,12 @@ type Limits struct {
 // Auth configures password storage.
 type Auth struct {
 	SCRAMIterations int `toml:"scram_iterations"` // default 4096; >= 4096 recommended
+}
+
+// StreamManagement configures XEP-0198.
+type StreamManagement struct {
+	ResumeTimeout int `toml:"resume_timeout"` // seconds a dropped session waits to be resumed, default 300
+	MaxUnacked    int `toml:"max_unacked"`    // unacknowledged stanzas kept per session, default 10000
 }
 
 // File is a loaded configuration: the core Config plus the module sections.
@@ -123,10 +160,12 @@ func (f *File) applyDefaults() {
 	def(&l.AuthFailureWindow, 300)
 	def(&l.MaxAuthAttempts, 3)
 	def(&c.Auth.SCRAMIterations, 4096)
+	def(&c.StreamManagement.ResumeTimeout, 300)
+	def(&c.StreamManagement.MaxUnacked, 10000)
 }
 
 // coreKeys are the top-level keys that belong to Config.
-var coreKeys = []string{"hosts", "data_dir", "listen", "tls", "storage", "log", "limits", "auth"}
+var coreKeys = []string{"hosts", "data_dir", "listen", "tls", "storage", "log", "limits", "auth", "stream_management"}
 
 // Load reads and validates the file at path.
 func Load(path string) (*File, error) {
@@ -186,6 +225,8 @@ func Parse(text string) (*File, error) {
 			dst = &f.Limits
 		case "auth":
 			dst = &f.Auth
+		case "stream_management":
+			dst = &f.StreamManagement
 		}
 		if err := md.PrimitiveDecode(p, dst); err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
@@ -231,6 +272,9 @@ func (f *File) validate() error {
 	if c.Storage.Driver != "sqlite" && c.Storage.DSN == "" {
 		return fmt.Errorf("storage.dsn: required for driver %q", c.Storage.Driver)
 	}
+	if err := c.Storage.validate(); err != nil {
+		return err
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -240,6 +284,17 @@ func (f *File) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("log.format: unknown format %q", c.Log.Format)
+	}
+	for _, sub := range slices.Sorted(maps.Keys(c.Log.Levels)) {
+		level := c.Log.Levels[sub]
+		if !slices.Contains(Subsystems, sub) {
+			return fmt.Errorf("log.levels: unknown subsystem %q (%s)", sub, strings.Join(Subsystems, ", "))
+		}
+		switch level {
+		case "debug", "info", "warn", "error":
+		default:
+			return fmt.Errorf("log.levels.%s: unknown level %q", sub, level)
+		}
 	}
 	if c.Auth.SCRAMIterations < 4096 {
 		return fmt.Errorf("auth.scram_iterations: %d is below the minimum of 4096", c.Auth.SCRAMIterations)
@@ -286,4 +341,22 @@ func Find() string {
 		}
 	}
 	return ""
+}
+
+func (s *Storage) validate() error {
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"max_open_conns", s.MaxOpenConns}, {"max_idle_conns", s.MaxIdleConns}, {"conn_max_lifetime", s.ConnMaxLifetime}} {
+		if v.n < 0 {
+			return fmt.Errorf("storage.%s: %d is negative", v.key, v.n)
+		}
+	}
+	if s.Driver != "mysql" && (s.TLSCA != "" || s.TLSCert != "" || s.TLSKey != "") {
+		return fmt.Errorf("storage.tls_ca, tls_cert, tls_key: for driver mysql only (%s takes TLS settings in the dsn)", s.Driver)
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		return errors.New("storage: tls_cert and tls_key must be given together")
+	}
+	return nil
 }

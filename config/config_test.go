@@ -68,6 +68,27 @@ mode = "closed"
 		{name: "wrong type", text: "hosts = \"example.org\"", wantErr: "hosts"},
 		{name: "postgres needs dsn", text: "[storage]\ndriver = \"postgres\"", wantErr: "storage.dsn"},
 		{name: "bad log level", text: "[log]\nlevel = \"loud\"", wantErr: "log.level"},
+		{name: "storage pool and mysql tls", text: `
+[storage]
+driver            = "mysql"
+dsn               = "hearth@tcp(db:3306)/hearth?tls=custom"
+max_open_conns    = 20
+max_idle_conns    = 5
+conn_max_lifetime = 300
+tls_ca            = "/etc/hearth/db-ca.pem"
+tls_cert          = "/etc/hearth/db-client.pem"
+tls_key           = "/etc/hearth/db-client.key"
+`, check: func(t *testing.T, f *File) {
+			s := f.Storage
+			if s.MaxOpenConns != 20 || s.MaxIdleConns != 5 || s.ConnMaxLifetime != 300 ||
+				s.TLSCA != "/etc/hearth/db-ca.pem" || s.TLSCert != "/etc/hearth/db-client.pem" || s.TLSKey != "/etc/hearth/db-client.key" {
+				t.Errorf("storage = %+v", s)
+			}
+		}},
+		{name: "unknown storage key", text: "[storage]\nmax_conns = 3", wantErr: "storage.max_conns"},
+		{name: "negative pool size", text: "[storage]\nmax_open_conns = -1", wantErr: "storage.max_open_conns"},
+		{name: "tls files for postgres", text: "[storage]\ndriver = \"postgres\"\ndsn = \"postgres://db/hearth\"\ntls_ca = \"ca.pem\"", wantErr: "mysql only"},
+		{name: "client cert without key", text: "[storage]\ndriver = \"mysql\"\ndsn = \"x@tcp(db)/h\"\ntls_cert = \"c.pem\"", wantErr: "tls_cert and tls_key"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

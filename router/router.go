@@ -28,8 +28,12 @@ type Router struct {
 	store storage.Store
 	hosts map[string]*VHost // read-only after Start
 
-	mu       sync.RWMutex
-	accounts map[jid.JID]map[string]*Session // bare -> resource -> session
+	mu        sync.RWMutex
+	accounts  map[jid.JID]map[string]*Session // bare -> resource -> session
+	resumable map[string]*Session             // XEP-0198 resumption id -> session
+
+	// SM configures stream management; set it before serving streams.
+	SM SMConfig
 
 	pendingMu sync.Mutex
 	pending   map[string]chan *stanza.Element // SendIQ id -> reply
@@ -41,11 +45,13 @@ var _ module.Router = (*Router)(nil)
 // stream is served.
 func New(store storage.Store, log *slog.Logger) *Router {
 	return &Router{
-		log:      log,
-		store:    store,
-		hosts:    map[string]*VHost{},
-		accounts: map[jid.JID]map[string]*Session{},
-		pending:  map[string]chan *stanza.Element{},
+		log:       log,
+		store:     store,
+		hosts:     map[string]*VHost{},
+		accounts:  map[jid.JID]map[string]*Session{},
+		resumable: map[string]*Session{},
+		SM:        DefaultSMConfig,
+		pending:   map[string]chan *stanza.Element{},
 	}
 }
 

@@ -47,12 +47,13 @@ func (vh *VHost) Credentials(ctx context.Context, username string) (sasl.Credent
 // PreAuthFeatures implements stream.VHost.
 func (vh *VHost) PreAuthFeatures() []*stanza.Element { return vh.reg.PreAuthFeatures() }
 
-// StreamFeatures implements stream.VHost: the modules' features plus the
-// server's XEP-0115 capabilities.
+// StreamFeatures implements stream.VHost: the modules' features, XEP-0198
+// stream management and the server's XEP-0115 capabilities.
 func (vh *VHost) StreamFeatures() []*stanza.Element {
 	f := vh.reg.StreamFeatures()
-	out := make([]*stanza.Element, 0, len(f)+1)
+	out := make([]*stanza.Element, 0, len(f)+2)
 	out = append(out, f...)
+	out = append(out, smElement("sm"))
 	out = append(out, stanza.New(NSCaps, "c", "hash", "sha-1", "node", CapsNode, "ver", vh.reg.CapsVer()))
 	return out
 }
@@ -105,30 +106,33 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 	res[full.Resource()] = s
 	r.mu.Unlock()
 	if old != nil {
-		old.retire()
-		old.Close(&stanza.StreamError{Condition: "conflict", Text: "replaced by a new connection"})
 		// The old session's departure (unavailable presence to contacts,
 		// logout time) is processed now, before the new session can send
 		// anything. Its stream may take the close grace period to end
 		// (a dead peer never answers), and announcing it then would tell
 		// contacts that the full JID, by then the new session's, is gone.
-		old.vh.reg.RunSessionClosed(ctx, old)
+		old.retire()
+		old.end(ctx, &stanza.StreamError{Condition: "conflict", Text: "replaced by a new connection"})
 	}
 	vh.reg.RunSessionBound(ctx, s)
-	return s, full, nil
+	return &connHandler{s: s, c: c}, full, nil
 }
 
-// Session is a bound client session. It implements module.Session and
-// stream.SessionHandler.
+// Session is a bound client session. It implements module.Session; its
+// connHandler implements stream.SessionHandler for the connection it is
+// attached to. With stream management (XEP-0198) a session outlives its
+// connection: it hibernates until resumed on another one, or ends.
 type Session struct {
-	r    *Router
-	vh   *VHost
-	conn *stream.Conn
-	jid  jid.JID
+	r   *Router
+	vh  *VHost
+	jid jid.JID
 
 	mu       sync.Mutex
+	conn     *stream.Conn // nil while hibernating or ended
 	presence *stanza.Element
 	priority int
+	sm       *smState // nil until the client enables stream management
+	ended    bool     // out of the table; Send redelivers
 
 	// handling is held while a stanza of the session is handled, and by
 	// retire: a replaced session handles nothing more.
@@ -138,16 +142,48 @@ type Session struct {
 	values module.Values
 }
 
-var (
-	_ module.Session        = (*Session)(nil)
-	_ stream.SessionHandler = (*Session)(nil)
-)
+var _ module.Session = (*Session)(nil)
 
 // JID implements module.Session.
 func (s *Session) JID() jid.JID { return s.jid }
 
-// Send implements module.Session.
-func (s *Session) Send(st *stanza.Element) { s.conn.Send(st) }
+// Send implements module.Session. With stream management on, st is kept
+// until the client acknowledges it (and queued only, while the session
+// hibernates); a stanza for an ended session is redelivered.
+func (s *Session) Send(st *stanza.Element) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		s.redeliver(context.Background(), []*stanza.Element{st})
+		return
+	}
+	conn := s.conn
+	if sm := s.sm; sm != nil {
+		if len(sm.unacked) >= s.r.SM.MaxUnacked {
+			s.mu.Unlock()
+			s.end(context.Background(), &stanza.StreamError{Condition: "policy-violation", Text: "too many unacknowledged stanzas"})
+			s.redeliver(context.Background(), []*stanza.Element{st})
+			return
+		}
+		sm.unacked = append(sm.unacked, st)
+		sm.sent++
+		if conn != nil {
+			// Under s.mu, so that the wire order is the order of unacked.
+			conn.Send(st)
+			if sm.sent-sm.requested >= uint32(s.r.SM.AckEvery) {
+				conn.SendBytes(ackRequest)
+				sm.requested = sm.sent
+			}
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	if conn == nil || !conn.Send(st) {
+		// The stream is closing: Closed will end the session soon.
+		s.redeliver(context.Background(), []*stanza.Element{st})
+	}
+}
 
 // Presence implements module.Session.
 func (s *Session) Presence() *stanza.Element {
@@ -179,32 +215,119 @@ func (s *Session) Priority() int {
 func (s *Session) available() (bool, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.presence != nil, s.priority
+	return s.presence != nil && !s.ended, s.priority
 }
 
 // Values implements module.Session.
 func (s *Session) Values() *module.Values { return &s.values }
 
-// Close implements module.Session.
-func (s *Session) Close(err error) { s.conn.Close(err) }
+// Close implements module.Session: the session ends now (it leaves the
+// table, its departure is announced) and its stream is closed with err.
+func (s *Session) Close(err error) { s.end(context.Background(), err) }
 
 // retire marks a session another session with the same full JID
-// replaced, once it has finished handling its current stanza: its stream
-// still ends on its own, but its stanzas are dropped and Closed leaves its
-// departure to Bind.
+// replaced, once it has finished handling its current stanza.
 func (s *Session) retire() {
 	s.handling.Lock()
 	s.replaced = true
 	s.handling.Unlock()
 }
 
+// end takes the session out of the table, runs the session-closed hooks
+// once, closes its stream (if any) with err, and redelivers the messages
+// it had not acknowledged. It is idempotent.
+func (s *Session) end(ctx context.Context, err error) { s.finish(ctx, err, true) }
+
+// finish is end; closeConn is false when the stream itself is ending and
+// closes the connection with its own error.
+func (s *Session) finish(ctx context.Context, err error, closeConn bool) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	conn := s.conn
+	s.conn = nil
+	var unacked []*stanza.Element
+	var smID string
+	if s.sm != nil {
+		unacked, s.sm.unacked = s.sm.unacked, nil
+		smID = s.sm.id
+		if s.sm.timer != nil {
+			s.sm.timer.Stop()
+		}
+	}
+	s.mu.Unlock()
+	r, bare := s.r, s.jid.Bare()
+	r.mu.Lock()
+	if res := r.accounts[bare]; res[s.jid.Resource()] == s {
+		delete(res, s.jid.Resource())
+		if len(res) == 0 {
+			delete(r.accounts, bare)
+		}
+	}
+	if smID != "" {
+		delete(r.resumable, smID)
+	}
+	r.mu.Unlock()
+	if conn != nil && closeConn {
+		conn.Close(err)
+	}
+	s.vh.reg.RunSessionClosed(ctx, s)
+	s.redeliver(ctx, unacked)
+}
+
+// connHandler is the stream.SessionHandler of a session on one
+// connection: what an older connection of a resumed session reads or
+// reports is ignored.
+type connHandler struct {
+	s *Session
+	c *stream.Conn
+}
+
+var (
+	_ stream.SessionHandler = (*connHandler)(nil)
+	_ stream.NonzaHandler   = (*connHandler)(nil)
+)
+
+func (h *connHandler) current() bool {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	return h.s.conn == h.c && !h.s.ended
+}
+
+// StanzaReceived implements stream.SessionHandler: it counts every stanza
+// the client sent, for XEP-0198 acknowledgements.
+func (h *connHandler) StanzaReceived() {
+	s := h.s
+	s.mu.Lock()
+	if s.sm != nil && s.conn == h.c {
+		s.sm.inbound++
+	}
+	s.mu.Unlock()
+}
+
+// HandleNonza implements stream.NonzaHandler.
+func (h *connHandler) HandleNonza(el *stanza.Element) error {
+	if !h.current() {
+		return nil
+	}
+	return h.s.handleNonza(h.c, el)
+}
+
 // HandleStanza implements stream.SessionHandler.
-func (s *Session) HandleStanza(st *stanza.Element, to jid.JID) {
+func (h *connHandler) HandleStanza(st *stanza.Element, to jid.JID) {
+	s := h.s
 	s.handling.Lock()
 	defer s.handling.Unlock()
-	if s.replaced {
-		return // the full JID is another session's now
+	if s.replaced || !h.current() {
+		return // the full JID is another session's now, or this connection is stale
 	}
+	s.handleStanza(st, to)
+}
+
+func (s *Session) handleStanza(st *stanza.Element, to jid.JID) {
 	ctx := context.Background()
 	addressee := to
 	if addressee.IsZero() {
@@ -250,24 +373,20 @@ func presenceOrNil(p *stanza.Element) *stanza.Element {
 	return nil
 }
 
-// Closed implements stream.SessionHandler: the session leaves the table
-// and the session-closed hooks run, unless a newer one with the same full
-// JID replaced it (then Bind did both).
-func (s *Session) Closed(err error) {
-	r := s.r
-	bare := s.jid.Bare()
-	r.mu.Lock()
-	if res := r.accounts[bare]; res[s.jid.Resource()] == s {
-		delete(res, s.jid.Resource())
-		if len(res) == 0 {
-			delete(r.accounts, bare)
-		}
+// Closed implements stream.SessionHandler. A resumable session whose
+// connection dropped hibernates; otherwise the session ends (unless a
+// newer connection or session already took over).
+func (h *connHandler) Closed(err error) {
+	s := h.s
+	s.mu.Lock()
+	if s.ended || s.conn != h.c {
+		s.mu.Unlock()
+		return
 	}
-	r.mu.Unlock()
-	s.handling.Lock()
-	replaced := s.replaced
-	s.handling.Unlock()
-	if !replaced {
-		s.vh.reg.RunSessionClosed(context.Background(), s)
+	if s.hibernate(h.c, err) {
+		s.mu.Unlock()
+		return
 	}
+	s.mu.Unlock()
+	s.finish(context.Background(), err, false)
 }

@@ -41,7 +41,9 @@ type Options struct {
 // Server is one running hearth instance.
 type Server struct {
 	cfg      *config.File
-	log      *slog.Logger
+	rootLog  *slog.Logger // per-subsystem levels; see logFor
+	log      *slog.Logger // subsystem "server"
+	metrics  *metrics     // nil without [listen] metrics
 	store    storage.Store
 	ownStore bool
 	router   *router.Router
@@ -61,7 +63,7 @@ type Server struct {
 }
 
 type listener struct {
-	kind string // "c2s" or "c2s_tls"
+	kind string // "c2s", "c2s_tls" or "metrics"
 	ln   net.Listener
 }
 
@@ -76,9 +78,15 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 // loads or generates certificates and starts every module on every host.
 // It does not listen yet.
 func New(cfg *config.File, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: opts.Log}
-	if s.log == nil {
-		s.log = NewLogger(cfg.Log, os.Stderr)
+	s := &Server{cfg: cfg}
+	if opts.Log == nil {
+		s.rootLog = NewLogger(cfg.Log, os.Stderr)
+	} else {
+		s.rootLog = withLevels(opts.Log, cfg.Log)
+	}
+	s.log = s.logFor("server")
+	if err := checkCore(cfg); err != nil {
+		return nil, &ConfigError{err}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	certs, err := loadCerts(cfg.Config)
@@ -94,12 +102,15 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		}
 		s.store, s.ownStore = st, true
 	}
+	s.initMetrics()
 	if s.fakeSecret, err = loadFakeSecret(s.ctx, s.store); err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.throttle = newAuthThrottle(cfg.Limits.AuthFailuresPerIP, time.Duration(cfg.Limits.AuthFailureWindow)*time.Second)
-	s.router = router.New(s.store, s.log)
+	s.router = router.New(s.store, s.logFor("router"))
+	s.router.SM.ResumeTimeout = time.Duration(cfg.StreamManagement.ResumeTimeout) * time.Second
+	s.router.SM.MaxUnacked = cfg.StreamManagement.MaxUnacked
 	mods := opts.Modules
 	if mods == nil {
 		mods = mod.All()
@@ -118,11 +129,23 @@ func OpenStore(ctx context.Context, cfg config.Config) (storage.Store, error) {
 			return nil, &ConfigError{fmt.Errorf("data_dir: %w", err)}
 		}
 	}
-	st, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN, sqlstore.Options{})
+	st, err := sqlstore.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN, StoreOptions(cfg.Storage))
 	if err != nil {
 		return nil, fmt.Errorf("storage (%s): %w", cfg.Storage.Driver, err)
 	}
 	return st, nil
+}
+
+// StoreOptions returns the sqlstore options of the [storage] section.
+func StoreOptions(c config.Storage) sqlstore.Options {
+	return sqlstore.Options{
+		MaxOpenConns:    c.MaxOpenConns,
+		MaxIdleConns:    c.MaxIdleConns,
+		ConnMaxLifetime: time.Duration(c.ConnMaxLifetime) * time.Second,
+		TLSCA:           c.TLSCA,
+		TLSCert:         c.TLSCert,
+		TLSKey:          c.TLSKey,
+	}
 }
 
 // loadFakeSecret returns the server's persistent secret for fake SCRAM
@@ -148,35 +171,15 @@ func loadFakeSecret(ctx context.Context, st storage.Store) ([]byte, error) {
 // startModules starts mods, in order, on every host, after checking that
 // each module's requirements come before it.
 func (s *Server) startModules(mods []*module.Definition) error {
-	var claimed []string
-	configs := make([]any, len(mods))
-	for i, d := range mods {
-		for _, req := range d.Requires {
-			if !slices.ContainsFunc(mods[:i], func(m *module.Definition) bool { return m.Name == req }) {
-				return fmt.Errorf("module %s requires %s, which is not loaded before it", d.Name, req)
-			}
-		}
-		var dec module.Decoder
-		if d.Section != "" {
-			claimed = append(claimed, d.Section)
-			if sec := s.cfg.Section(d.Section); sec != nil {
-				dec = sec
-			}
-		}
-		c, err := d.DecodeConfig(dec)
-		if err != nil {
-			return &ConfigError{err}
-		}
-		configs[i] = c
-	}
-	if err := s.cfg.Check(claimed); err != nil {
-		return &ConfigError{err}
+	configs, err := decodeModules(s.cfg, mods)
+	if err != nil {
+		return err
 	}
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
 		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
 		for i, d := range mods {
-			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.log, &s.wg)
+			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
 			if err := d.Start(h, configs[i]); err != nil {
 				return fmt.Errorf("module %s on %s: %w", d.Name, host, err)
 			}
@@ -215,10 +218,15 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return err
 	}
+	if err := open("metrics", s.cfg.Listen.Metrics); err != nil {
+		s.closeListeners()
+		return err
+	}
 	return nil
 }
 
-// Addrs returns the bound addresses of the listeners of kind ("c2s", "c2s_tls").
+// Addrs returns the bound addresses of the listeners of kind ("c2s",
+// "c2s_tls", "metrics").
 func (s *Server) Addrs(kind string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -246,6 +254,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 	var accept sync.WaitGroup
 	for _, l := range lns {
+		if l.kind == "metrics" {
+			s.serveMetrics(l.ln)
+			continue
+		}
 		cfg := s.c2sConfig(l.kind == "c2s_tls")
 		accept.Add(1)
 		go func() {
@@ -270,6 +282,7 @@ func (s *Server) acceptLoop(ln net.Listener, cfg stream.C2SConfig) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		s.metrics.connectionAccepted(cfg.DirectTLS)
 		s.conns.Add(1)
 		go func() {
 			defer s.conns.Done()
@@ -304,7 +317,9 @@ func (s *Server) c2sConfig(direct bool) stream.C2SConfig {
 		Throttle:           s.throttle,
 		SCRAMIterations:    s.cfg.Auth.SCRAMIterations,
 		FakeSecret:         s.fakeSecret,
-		Log:                s.log,
+		Log:                s.logFor("stream"),
+		Metrics:            s.metrics.c2s(),
+		Trace:              s.traceFunc(),
 	}
 }
 
@@ -324,6 +339,7 @@ func (h throttledHost) Credentials(ctx context.Context, username string) (sasl.C
 // Shutdown stops accepting, closes every session with <system-shutdown/>
 // and waits for connections and module goroutines to end.
 func (s *Server) Shutdown() {
+	s.stopMetrics()
 	s.closeListeners()
 	s.router.Shutdown(&stanza.StreamError{Condition: "system-shutdown"})
 	s.cancel()

@@ -47,10 +47,15 @@ func (n *negotiation) authenticate(ctx context.Context) error {
 		return err
 	}
 	plusOffered := slices.ContainsFunc(offered, func(m sasl.Mechanism) bool { return isPlus(m.Name) })
+	var pending *stanza.Element // an <auth/> that replaced an unfinished exchange
 	for {
-		el, err := n.next()
-		if err != nil {
-			return err
+		el := pending
+		pending = nil
+		if el == nil {
+			var err error
+			if el, err = n.next(); err != nil {
+				return err
+			}
 		}
 		if el.Name.Space == stanza.NSClient && el.Name.Local == "iq" && n.preAuthIQ(ctx, el) {
 			continue
@@ -76,15 +81,27 @@ func (n *negotiation) authenticate(ctx context.Context) error {
 		})
 		bare, err := n.exchange(ctx, neg, el)
 		if err == nil {
+			n.authFinished(offered[idx].Name, neg.Username(), nil)
 			n.bare = bare
-			n.c.dec.Reset(n.c.nc)
+			// Restart, not Reset: the restarted stream continues the
+			// same input, and the decoder then accepts white space (a
+			// keepalive) before the new header's XML declaration.
+			n.c.dec.Restart()
 			n.header = false
 			return nil
+		}
+		var again *newAuth
+		if errors.As(err, &again) {
+			// An abandoned exchange never checked a password, so it does
+			// not count as a failed attempt.
+			pending = again.auth
+			continue
 		}
 		var f *sasl.Failure
 		if !errors.As(err, &f) {
 			return err
 		}
+		n.authFinished(offered[idx].Name, neg.Username(), f)
 		n.send(saslFailure(f.Condition, f.Text))
 		if !guessed(f) {
 			continue
@@ -139,11 +156,21 @@ func (n *negotiation) exchange(ctx context.Context, neg sasl.Negotiator, auth *s
 			resp, err = decodeSASL(el)
 		case el.Name.Space == NSSASL && el.Name.Local == "abort":
 			return jid.JID{}, &sasl.Failure{Condition: "aborted"}
+		case el.Name.Space == NSSASL && el.Name.Local == "auth":
+			// RFC 6120 §6.4.2: a new <auth/> before the handshake has
+			// completed discards it and starts a new one.
+			return jid.JID{}, &newAuth{el}
 		default:
 			return jid.JID{}, &stanza.StreamError{Condition: "not-authorized", Text: "unexpected element during authentication"}
 		}
 	}
 }
+
+// newAuth is returned by exchange when the client started a new exchange
+// with auth before finishing the current one.
+type newAuth struct{ auth *stanza.Element }
+
+func (*newAuth) Error() string { return "sasl: exchange replaced by a new <auth/>" }
 
 // guessed reports whether a failed exchange may have tested a password and
 // so counts against the attempt limits. An abort does not (RFC 6120

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,11 @@ type VHost interface {
 	// Bind binds a resource for bare and returns the session's handler and
 	// full JID. A non-nil error is a *stanza.Error for the bind reply.
 	Bind(ctx context.Context, c *Conn, bare jid.JID, resource string) (SessionHandler, jid.JID, error)
+	// Resume resumes the XEP-0198 session previd of bare on c, the client
+	// having handled h stanzas of it. It returns the session's handler, its
+	// full JID and the number of stanzas the server handled; a non-nil
+	// error (*stanza.Error) is reported in <failed/>.
+	Resume(ctx context.Context, c *Conn, bare jid.JID, previd string, h uint32) (SessionHandler, jid.JID, uint32, error)
 }
 
 // SessionHandler receives what a bound stream reads.
@@ -47,10 +53,23 @@ type SessionHandler interface {
 	// full JID and to is the parsed 'to' (zero when absent). Stanzas are
 	// handed over one at a time, in order.
 	HandleStanza(st *stanza.Element, to jid.JID)
+	// StanzaReceived is called for every stanza the client sent, including
+	// those the stream answered itself (XEP-0198 counts them all).
+	StanzaReceived()
 	// Closed is called once when the stream has ended, err saying why (nil
 	// for a clean close by either side).
 	Closed(err error)
 }
+
+// NonzaHandler is implemented by session handlers that take the
+// stream-level elements of XEP-0198 (<enable/>, <r/>, <a/>) after binding.
+// A non-nil error is a *stanza.StreamError that ends the stream.
+type NonzaHandler interface {
+	HandleNonza(el *stanza.Element) error
+}
+
+// NSSM is the XEP-0198 Stream Management namespace.
+const NSSM = "urn:xmpp:sm:3"
 
 // Throttle limits authentication attempts. Implementations are safe for
 // concurrent use.
@@ -93,6 +112,12 @@ type C2SConfig struct {
 	SCRAMIterations int
 	FakeSecret      []byte
 	Log             *slog.Logger
+	// Metrics, when not nil, counts stanzas, authentications and output
+	// queue sizes.
+	Metrics Metrics
+	// Trace, when not nil, selects the accounts whose stanzas are logged
+	// in full ([log] trace): it is called once per stream, before binding.
+	Trace TraceFunc
 }
 
 func (cfg *C2SConfig) defaults() {
@@ -118,6 +143,7 @@ func (cfg *C2SConfig) defaults() {
 func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
 	cfg.defaults()
 	c := newConn(nc, cfg.Limits, cfg.MaxQueueBytes, cfg.WriteTimeout)
+	c.metrics = cfg.Metrics
 	n := &negotiation{cfg: &cfg, c: c, log: cfg.Log.With("remote", c.addr)}
 	if cfg.DirectTLS {
 		c.secure = true
@@ -127,8 +153,12 @@ func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
 	// A server shutting down cuts streams that are still negotiating.
 	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
 	h, err := n.run(ctx)
-	if !stop() && err == nil {
-		h.Closed(nil)
+	if !stop() {
+		// The server is shutting down: whatever the cut read returned
+		// (a timeout, or nothing yet), the peer is told why.
+		if err == nil {
+			h.Closed(nil)
+		}
 		err = &stanza.StreamError{Condition: "system-shutdown"}
 	}
 	if err != nil {
@@ -158,7 +188,22 @@ func readLoop(c *Conn, h SessionHandler) error {
 			}
 			return err
 		}
+		if el.Name.Space == NSSM {
+			nh, ok := h.(NonzaHandler)
+			if !ok {
+				return &stanza.StreamError{Condition: "unsupported-stanza-type"}
+			}
+			if err := nh.HandleNonza(el); err != nil {
+				return err
+			}
+			continue
+		}
 		to, serr := checkClientStanza(c, el)
+		c.received(el)
+		var se *stanza.StreamError
+		if !errors.As(serr, &se) {
+			h.StanzaReceived()
+		}
 		if serr != nil {
 			var stErr *stanza.Error
 			if errors.As(serr, &stErr) {
@@ -167,8 +212,29 @@ func readLoop(c *Conn, h SessionHandler) error {
 			}
 			return serr
 		}
+		if isSessionIQ(el, to, c.domain) {
+			// The session feature is offered as optional, so clients
+			// may send the IQ at any time after binding too.
+			c.Send(stanza.ResultReply(el, nil))
+			continue
+		}
 		h.HandleStanza(el, to)
 	}
+}
+
+// isSessionIQ reports whether el is a legacy session establishment request
+// (RFC 3921 §3) addressed to no one or to the stream's domain. Since
+// draft-cridland-xmpp-session it is a no-op that must be answered with a
+// result wherever a client sends it.
+func isSessionIQ(el *stanza.Element, to jid.JID, domain string) bool {
+	if el.Name.Local != "iq" || el.Get("type") != stanza.Set {
+		return false
+	}
+	if !to.IsZero() && (to.Local() != "" || to.Resource() != "" || to.Domain() != domain) {
+		return false
+	}
+	p := el.FirstElement()
+	return p != nil && p.Name.Space == NSSession && p.Name.Local == "session"
 }
 
 // checkClientStanza validates a stanza from a bound client and stamps its
@@ -416,6 +482,12 @@ func (n *negotiation) bind(ctx context.Context) (SessionHandler, error) {
 		if err != nil {
 			return nil, err
 		}
+		if el.Name.Space == NSSM {
+			if h, ok, err := n.resume(ctx, el); ok || err != nil {
+				return h, err
+			}
+			continue
+		}
 		if el.Name.Space != stanza.NSClient || el.Name.Local != "iq" {
 			return nil, &stanza.StreamError{Condition: "not-authorized", Text: "bind a resource first"}
 		}
@@ -431,6 +503,12 @@ func (n *negotiation) bind(ctx context.Context) (SessionHandler, error) {
 		case payload.Name.Space != NSBind || payload.Name.Local != "bind":
 			n.send(stanza.ErrorReply(el, stanza.NewError("not-allowed")))
 			continue
+		}
+		if n.cfg.Trace != nil && n.c.trace == nil {
+			// Before Bind: once bound, other goroutines send to c.
+			if l := n.cfg.Trace(n.bare); l != nil {
+				n.c.trace = l.With("stream", n.c.id)
+			}
 		}
 		h, full, err := n.host.Bind(ctx, n.c, n.bare, payload.ChildText(NSBind, "resource"))
 		if err != nil {
@@ -452,6 +530,40 @@ func (n *negotiation) bind(ctx context.Context) (SessionHandler, error) {
 		}
 		return h, nil
 	}
+}
+
+// resume handles a XEP-0198 element sent instead of binding: <resume/>
+// takes over a hibernated session (ok is true), anything else (an early
+// <enable/>) is answered with <failed/>.
+func (n *negotiation) resume(ctx context.Context, el *stanza.Element) (SessionHandler, bool, error) {
+	failed := func(condition string) {
+		n.send(stanza.New(NSSM, "failed").Append(stanza.New(stanza.NSStanzas, condition)))
+	}
+	if el.Name.Local != "resume" {
+		failed("unexpected-request")
+		return nil, false, nil
+	}
+	h, err := strconv.ParseUint(el.Get("h"), 10, 32)
+	if err != nil || el.Get("previd") == "" {
+		failed("bad-request")
+		return nil, false, nil
+	}
+	sh, full, handled, err := n.host.Resume(ctx, n.c, n.bare, el.Get("previd"), uint32(h))
+	if err != nil {
+		var se *stanza.Error
+		if !errors.As(err, &se) {
+			se = stanza.NewError("internal-server-error")
+		}
+		failed(se.Condition)
+		return nil, false, nil
+	}
+	n.c.jid = full
+	resumed := stanza.New(NSSM, "resumed", "previd", el.Get("previd"), "h", strconv.FormatUint(uint64(handled), 10))
+	if err := n.send(resumed); err != nil {
+		sh.Closed(err)
+		return nil, false, err
+	}
+	return sh, true, nil
 }
 
 // decodeSASL decodes the base64 text of a SASL element; "=" is an empty

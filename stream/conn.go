@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -35,6 +36,10 @@ type Conn struct {
 	addr   string
 
 	jid jid.JID
+
+	// Set before the stream is bound, then read-only.
+	metrics Metrics      // nil: not counted
+	trace   *slog.Logger // nil: not traced
 
 	// Output side, guarded by mu. Lock order: mu is a leaf lock.
 	mu          sync.Mutex
@@ -109,7 +114,9 @@ func (c *Conn) SendBytes(b []byte) bool {
 	}
 	c.queue = append(c.queue, b)
 	c.queuedBytes += len(b)
+	kind := c.countOut(b) // before the write loop can deliver b
 	c.mu.Unlock()
+	c.traceOut(kind, b)
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -127,9 +134,13 @@ func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		batch, c.queue = c.queue, batch[:0]
+		queuedBytes := c.queuedBytes
 		c.queuedBytes = 0
 		closing := c.closing
 		c.mu.Unlock()
+		if c.metrics != nil && len(batch) > 0 {
+			c.metrics.QueueBytes(queuedBytes)
+		}
 		if len(batch) > 0 {
 			if err := c.writeBatch(batch); err != nil {
 				c.nc.Close()

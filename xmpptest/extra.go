@@ -49,15 +49,29 @@ func (c *Conn) StartTLSConfig(cfg *tls.Config) (*stanza.Element, error) {
 	if el := c.Next(); el.Name.Local != "proceed" {
 		c.t.Fatalf("expected <proceed/>, got %s", el)
 	}
+	if err := c.HandshakeTLS(cfg); err != nil {
+		return nil, err
+	}
+	return c.OpenStream(), nil
+}
+
+// HandshakeTLS runs the client side of a TLS handshake on the connection
+// (after the server's <proceed/>) with cfg, nil meaning ClientTLS, and
+// makes the decoder expect a new stream header. Nothing is sent after the
+// handshake: the test opens the stream itself.
+func (c *Conn) HandshakeTLS(cfg *tls.Config) error {
+	if cfg == nil {
+		cfg = clientTLS(c.domain)
+	}
 	tc := tls.Client(c.nc, cfg)
 	tc.SetDeadline(time.Now().Add(Timeout))
 	if err := tc.Handshake(); err != nil {
-		return nil, err
+		return err
 	}
 	tc.SetDeadline(time.Time{})
 	c.nc = tc
 	c.dec.Reset(tc)
-	return c.OpenStream(), nil
+	return nil
 }
 
 // TLSState returns the state of the connection's TLS layer; it fails the

@@ -5,6 +5,11 @@
 //	hearth passwd JID [-c FILE] [--password-stdin]
 //	hearth deluser JID [-c FILE]
 //	hearth users [DOMAIN] [-c FILE]
+//	hearth migrate [-c FILE] [--check]
+//	hearth export [-c FILE] [--host DOMAIN] FILE|-
+//	hearth import [-c FILE] [--replace] FILE|-
+//	hearth import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
+//	hearth check-config [-c FILE]
 //	hearth version
 //
 // Every subcommand reads -c FILE, or ./hearth.toml, or
@@ -51,6 +56,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdDelUser(args[1:], stdout, stderr)
 	case "users":
 		err = cmdUsers(args[1:], stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(args[1:], stdout, stderr)
+	case "export":
+		err = cmdExport(args[1:], stdout, stderr)
+	case "import":
+		err = cmdImport(args[1:], stdin, stdout, stderr)
+	case "check-config":
+		err = cmdCheckConfig(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "hearth", Version())
 	case "help", "-h", "--help":
@@ -77,6 +90,12 @@ commands:
   passwd JID [-c FILE] [--password-stdin]  change an account's password
   deluser JID [-c FILE]                  delete an account and its data
   users [DOMAIN] [-c FILE]               list accounts
+  migrate [-c FILE] [--check]            apply pending database migrations
+  export [-c FILE] [--host DOMAIN] FILE|-  write accounts and data as XEP-0227
+  import [-c FILE] [--replace] FILE|-    read a XEP-0227 dump
+  import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
+                                         read a Prosody data directory
+  check-config [-c FILE]                 check the configuration without starting
   version                                print the version
 
 Without -c, hearth reads ./hearth.toml, then /etc/hearth/hearth.toml, and

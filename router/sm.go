@@ -1,0 +1,236 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"hearth/jid"
+	"hearth/stanza"
+	"hearth/stream"
+)
+
+// NSSM is the XEP-0198 Stream Management namespace.
+const NSSM = "urn:xmpp:sm:3"
+
+// SMConfig configures XEP-0198 stream management.
+type SMConfig struct {
+	// ResumeTimeout is how long a session whose connection dropped waits
+	// for its client to resume it; it is the max of <enabled/>.
+	ResumeTimeout time.Duration
+	// MaxUnacked bounds the stanzas kept for a session that does not
+	// acknowledge them; past it the session ends and its unacknowledged
+	// messages take the undelivered path (offline storage).
+	MaxUnacked int
+	// AckEvery is how many stanzas are sent between two <r/> requests.
+	AckEvery int
+}
+
+// DefaultSMConfig is the configuration of a new Router.
+var DefaultSMConfig = SMConfig{ResumeTimeout: 5 * time.Minute, MaxUnacked: 10000, AckEvery: 5}
+
+// smState is a session's stream management state; guarded by Session.mu.
+// Counters wrap around at 2^32 as XEP-0198 §5 says.
+type smState struct {
+	id        string // resumption id; "" when the session is not resumable
+	inbound   uint32 // stanzas received from the client: the h we report
+	sent      uint32 // stanzas sent to the client since <enable/>
+	acked     uint32 // the client's last h
+	requested uint32 // sent when we last asked for an ack
+	unacked   []*stanza.Element
+	timer     *time.Timer // runs while the session hibernates
+}
+
+var ackRequest = []byte("<r xmlns='urn:xmpp:sm:3'/>")
+
+// ack applies the client's h: acknowledged stanzas are forgotten. It
+// reports false when h acknowledges stanzas that were never sent.
+func (sm *smState) ack(h uint32) bool {
+	n := h - sm.acked
+	if n > uint32(len(sm.unacked)) {
+		return false
+	}
+	clear(sm.unacked[:n])
+	sm.unacked = sm.unacked[n:]
+	sm.acked = h
+	return true
+}
+
+func smElement(local string, attrs ...string) *stanza.Element {
+	return stanza.New(NSSM, local, attrs...)
+}
+
+func smFailed(condition string) *stanza.Element {
+	return smElement("failed").Append(stanza.New(stanza.NSStanzas, condition))
+}
+
+// handleNonza processes a stream management element the client sent on
+// connection c (XEP-0198 §3-§4).
+func (s *Session) handleNonza(c *stream.Conn, el *stanza.Element) error {
+	if el.Name.Space != NSSM {
+		return &stanza.StreamError{Condition: "unsupported-stanza-type"}
+	}
+	switch el.Name.Local {
+	case "enable":
+		return s.enableSM(c, el.Get("resume") == "true" || el.Get("resume") == "1")
+	case "r":
+		s.mu.Lock()
+		sm := s.sm
+		var h uint32
+		if sm != nil {
+			h = sm.inbound
+		}
+		s.mu.Unlock()
+		if sm == nil {
+			c.Send(smFailed("unexpected-request"))
+			return nil
+		}
+		c.Send(smElement("a", "h", strconv.FormatUint(uint64(h), 10)))
+		return nil
+	case "a":
+		h, err := strconv.ParseUint(el.Get("h"), 10, 32)
+		if err != nil {
+			return &stanza.StreamError{Condition: "invalid-xml", Text: "<a/> needs a numeric h"}
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.sm == nil {
+			return &stanza.StreamError{Condition: "unsupported-stanza-type", Text: "stream management is not enabled"}
+		}
+		if !s.sm.ack(uint32(h)) {
+			return &stanza.StreamError{Condition: "undefined-condition",
+				App: smElement("handled-count-too-high", "h", el.Get("h"), "send-count", strconv.FormatUint(uint64(s.sm.sent), 10))}
+		}
+		return nil
+	}
+	return &stanza.StreamError{Condition: "unsupported-stanza-type"}
+}
+
+// enableSM starts stream management on the session (XEP-0198 §3).
+func (s *Session) enableSM(c *stream.Conn, resume bool) error {
+	r := s.r
+	s.mu.Lock()
+	if s.sm != nil {
+		s.mu.Unlock()
+		c.Send(smFailed("unexpected-request"))
+		return nil
+	}
+	s.sm = &smState{}
+	if resume {
+		s.sm.id = newID() + newID()
+	}
+	id := s.sm.id
+	s.mu.Unlock()
+	enabled := smElement("enabled")
+	if id != "" {
+		r.mu.Lock()
+		r.resumable[id] = s
+		r.mu.Unlock()
+		enabled.Set("id", id).Set("resume", "true").
+			Set("max", strconv.Itoa(int(r.SM.ResumeTimeout/time.Second)))
+	}
+	c.Send(enabled)
+	return nil
+}
+
+// hibernate keeps the session, whose connection c dropped, for the resume
+// timeout; it reports false when the session cannot be resumed.
+// Caller holds s.mu.
+func (s *Session) hibernate(c *stream.Conn, err error) bool {
+	var se *stanza.StreamError
+	if s.sm == nil || s.sm.id == "" || s.ended || s.conn != c || err == nil || errors.As(err, &se) {
+		return false
+	}
+	s.conn = nil
+	s.sm.timer = time.AfterFunc(s.r.SM.ResumeTimeout, func() {
+		s.mu.Lock()
+		expired := !s.ended && s.conn == nil
+		s.mu.Unlock()
+		if expired {
+			s.end(context.Background(), nil)
+		}
+	})
+	return true
+}
+
+// Resume implements stream.VHost: the session previd of bare takes over
+// connection c (XEP-0198 §5). The stanzas the client did not acknowledge
+// (h) are queued again on c, to be written after <resumed/>.
+func (vh *VHost) Resume(ctx context.Context, c *stream.Conn, bare jid.JID, previd string, h uint32) (stream.SessionHandler, jid.JID, uint32, error) {
+	r := vh.r
+	r.mu.RLock()
+	s := r.resumable[previd]
+	r.mu.RUnlock()
+	if s == nil || s.jid.Bare() != bare {
+		return nil, jid.JID{}, 0, stanza.NewError("item-not-found")
+	}
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return nil, jid.JID{}, 0, stanza.NewError("item-not-found")
+	}
+	if !s.sm.ack(h) {
+		s.mu.Unlock()
+		return nil, jid.JID{}, 0, &stanza.Error{Type: stanza.Cancel, Condition: "unexpected-request", Text: "h acknowledges stanzas never sent"}
+	}
+	old := s.conn
+	s.conn = c
+	if s.sm.timer != nil {
+		s.sm.timer.Stop()
+		s.sm.timer = nil
+	}
+	for _, st := range s.sm.unacked {
+		c.Send(st)
+	}
+	if len(s.sm.unacked) > 0 {
+		c.SendBytes(ackRequest)
+	}
+	s.sm.requested = s.sm.sent
+	inbound := s.sm.inbound
+	s.mu.Unlock()
+	if old != nil {
+		old.Close(&stanza.StreamError{Condition: "conflict", Text: "the session was resumed on another connection"})
+	}
+	return &connHandler{s: s, c: c}, s.jid, inbound, nil
+}
+
+// redeliver gives the messages a session ended without acknowledging
+// (or could not be given at all) another chance: a message to this
+// session's full JID goes to the account's other available sessions, and
+// when there are none, any message takes the undelivered path (offline
+// storage) with a delay stamp. Other stanzas are dropped.
+func (s *Session) redeliver(ctx context.Context, sts []*stanza.Element) {
+	if len(sts) == 0 {
+		return
+	}
+	r, bare := s.r, s.jid.Bare()
+	var others []*Session
+	for _, o := range r.sessions(bare) {
+		if avail, prio := o.available(); o != s && avail && prio >= 0 {
+			others = append(others, o)
+		}
+	}
+	for _, st := range sts {
+		if st.Name.Local != "message" {
+			continue
+		}
+		switch st.Get("type") {
+		case stanza.ErrorType, "groupchat", "headline":
+			continue
+		}
+		if len(others) > 0 {
+			if st.Get("to") == s.jid.String() {
+				for _, o := range others {
+					o.Send(st)
+				}
+			}
+			continue // a message to the bare JID reached the others already
+		}
+		delayed := st.Copy().Append(stanza.New("urn:xmpp:delay", "delay",
+			"from", s.vh.domain, "stamp", time.Now().UTC().Format("2006-01-02T15:04:05.000Z")))
+		if !s.vh.reg.RunUndelivered(ctx, delayed, bare) {
+			r.log.Info("unacknowledged message dropped: no offline storage", "to", bare.String())
+		}
+	}
+}
