@@ -20,7 +20,9 @@ var hookOrder = map[hookName][]string{
 	// Messages to local accounts: blocking drops before archiving; the
 	// archive adds <stanza-id/> before anyone sees the message.
 	hookDeliver:   {"blocking", "mam"},
-	hookDelivered: {"carbons"},
+	// Push notifies devices that got a message only into a queue (a
+	// hibernating or inactive session) after carbons made its copies.
+	hookDelivered: {"carbons", "push"},
 	// Initial presence: stored messages are delivered first, then push
 	// registrations learn that the device is back.
 	hookSessionAvailable: {"offline", "push"},

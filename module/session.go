@@ -30,6 +30,14 @@ type Session interface {
 	Close(err error)
 }
 
+// Hibernating is implemented by sessions that can be without a
+// connection (XEP-0198 stream management): it reports whether the session
+// is waiting to be resumed, so that stanzas sent to it only wait in its
+// queue. Find it with a type assertion.
+type Hibernating interface {
+	Hibernating() bool
+}
+
 // Values is a small map of per-session module data, keyed by *Key.
 type Values struct {
 	mu sync.Mutex

@@ -53,7 +53,7 @@ func (vh *VHost) StreamFeatures() []*stanza.Element {
 	f := vh.reg.StreamFeatures()
 	out := make([]*stanza.Element, 0, len(f)+2)
 	out = append(out, f...)
-	out = append(out, smElement("sm"))
+	out = append(out, smElement("sm"), stanza.New(NSCSI, "csi"))
 	out = append(out, stanza.New(NSCaps, "c", "hash", "sha-1", "node", CapsNode, "ver", vh.reg.CapsVer()))
 	return out
 }
@@ -133,6 +133,8 @@ type Session struct {
 	priority int
 	sm       *smState // nil until the client enables stream management
 	ended    bool     // out of the table; Send redelivers
+	inactive bool     // XEP-0352: the client said it is not in use
+	held     []*stanza.Element
 
 	// handling is held while a stanza of the session is handled, and by
 	// retire: a replaced session handles nothing more.
@@ -157,32 +159,57 @@ func (s *Session) Send(st *stanza.Element) {
 		s.redeliver(context.Background(), []*stanza.Element{st})
 		return
 	}
-	conn := s.conn
-	if sm := s.sm; sm != nil {
-		if len(sm.unacked) >= s.r.SM.MaxUnacked {
-			s.mu.Unlock()
-			s.end(context.Background(), &stanza.StreamError{Condition: "policy-violation", Text: "too many unacknowledged stanzas"})
-			s.redeliver(context.Background(), []*stanza.Element{st})
-			return
-		}
-		sm.unacked = append(sm.unacked, st)
-		sm.sent++
-		if conn != nil {
-			// Under s.mu, so that the wire order is the order of unacked.
-			conn.Send(st)
-			if sm.sent-sm.requested >= uint32(s.r.SM.AckEvery) {
-				conn.SendBytes(ackRequest)
-				sm.requested = sm.sent
-			}
-		}
+	if s.inactive && !urgent(st) {
+		s.holdLocked(st)
 		s.mu.Unlock()
 		return
 	}
-	s.mu.Unlock()
-	if conn == nil || !conn.Send(st) {
-		// The stream is closing: Closed will end the session soon.
-		s.redeliver(context.Background(), []*stanza.Element{st})
+	var failed []*stanza.Element
+	overflow := false
+	if len(s.held) > 0 {
+		// Something urgent: what was held back goes first, in order.
+		held := s.held
+		s.held = nil
+		for _, h := range held {
+			failed, overflow = s.sendLocked(h, failed, overflow)
+		}
 	}
+	failed, overflow = s.sendLocked(st, failed, overflow)
+	s.mu.Unlock()
+	if overflow {
+		s.end(context.Background(), &stanza.StreamError{Condition: "policy-violation", Text: "too many unacknowledged stanzas"})
+	}
+	s.redeliver(context.Background(), failed)
+}
+
+// sendLocked queues st on the connection (and, with stream management, in
+// the unacknowledged queue); what cannot be sent is appended to failed,
+// and overflow reports that too many stanzas wait for acknowledgement.
+// Caller holds s.mu; Conn.Send only enqueues, so the wire order is the
+// order of the unacknowledged queue.
+func (s *Session) sendLocked(st *stanza.Element, failed []*stanza.Element, overflow bool) ([]*stanza.Element, bool) {
+	conn := s.conn
+	sm := s.sm
+	if sm == nil {
+		if conn == nil || !conn.Send(st) {
+			// The stream is closing: Closed will end the session soon.
+			failed = append(failed, st)
+		}
+		return failed, overflow
+	}
+	if len(sm.unacked) >= s.r.SM.MaxUnacked {
+		return append(failed, st), true
+	}
+	sm.unacked = append(sm.unacked, st)
+	sm.sent++
+	if conn != nil {
+		conn.Send(st)
+		if sm.sent-sm.requested >= uint32(s.r.SM.AckEvery) {
+			conn.SendBytes(ackRequest)
+			sm.requested = sm.sent
+		}
+	}
+	return failed, overflow
 }
 
 // Presence implements module.Session.
@@ -249,10 +276,12 @@ func (s *Session) finish(ctx context.Context, err error, closeConn bool) {
 	s.ended = true
 	conn := s.conn
 	s.conn = nil
-	var unacked []*stanza.Element
+	unacked := s.held
+	s.held = nil
 	var smID string
 	if s.sm != nil {
-		unacked, s.sm.unacked = s.sm.unacked, nil
+		unacked = append(s.sm.unacked, unacked...)
+		s.sm.unacked = nil
 		smID = s.sm.id
 		if s.sm.timer != nil {
 			s.sm.timer.Stop()

@@ -68,6 +68,9 @@ func smFailed(condition string) *stanza.Element {
 // handleNonza processes a stream management element the client sent on
 // connection c (XEP-0198 §3-§4).
 func (s *Session) handleNonza(c *stream.Conn, el *stanza.Element) error {
+	if el.Name.Space == NSCSI {
+		return s.handleCSI(el)
+	}
 	if el.Name.Space != NSSM {
 		return &stanza.StreamError{Condition: "unsupported-stanza-type"}
 	}
@@ -132,6 +135,13 @@ func (s *Session) enableSM(c *stream.Conn, resume bool) error {
 	}
 	c.Send(enabled)
 	return nil
+}
+
+// Hibernating implements module.Hibernating.
+func (s *Session) Hibernating() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn == nil && !s.ended
 }
 
 // hibernate keeps the session, whose connection c dropped, for the resume

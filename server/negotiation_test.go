@@ -691,7 +691,10 @@ func TestLimits(t *testing.T) {
 				}
 			}
 		}
-		msg := "<message type='chat' to='" + victim.JID.String() + "'><body>" + strings.Repeat("y", 6000) + "</body></message>"
+		// Headlines: once the victim is gone, those still in flight are
+		// dropped (RFC 6121 §8.5.3.2.1) instead of bouncing 6 KB errors
+		// back to the sender or filling storage.
+		msg := "<message type='headline' to='" + victim.JID.String() + "'><body>" + strings.Repeat("y", 6000) + "</body></message>"
 		// Far beyond what socket buffers hold: the queue must overflow.
 		const maxBytes = 32 << 20
 		for sent := 0; sent < maxBytes && srv.Router().Session(victim.JID) != nil; {

@@ -62,14 +62,18 @@ type SessionHandler interface {
 }
 
 // NonzaHandler is implemented by session handlers that take the
-// stream-level elements of XEP-0198 (<enable/>, <r/>, <a/>) after binding.
+// stream-level elements of XEP-0198 (<enable/>, <r/>, <a/>) and XEP-0352
+// (<active/>, <inactive/>) after binding.
 // A non-nil error is a *stanza.StreamError that ends the stream.
 type NonzaHandler interface {
 	HandleNonza(el *stanza.Element) error
 }
 
-// NSSM is the XEP-0198 Stream Management namespace.
-const NSSM = "urn:xmpp:sm:3"
+// Namespaces of the stream-level elements handed to a NonzaHandler.
+const (
+	NSSM  = "urn:xmpp:sm:3"  // XEP-0198 Stream Management
+	NSCSI = "urn:xmpp:csi:0" // XEP-0352 Client State Indication
+)
 
 // Throttle limits authentication attempts. Implementations are safe for
 // concurrent use.
@@ -188,7 +192,7 @@ func readLoop(c *Conn, h SessionHandler) error {
 			}
 			return err
 		}
-		if el.Name.Space == NSSM {
+		if el.Name.Space == NSSM || el.Name.Space == NSCSI {
 			nh, ok := h.(NonzaHandler)
 			if !ok {
 				return &stanza.StreamError{Condition: "unsupported-stanza-type"}
