@@ -19,7 +19,7 @@ var hookOrder = map[hookName][]string{
 	hookInbound: {"blocking", "mam", "carbons"},
 	// Messages to local accounts: blocking drops before archiving; the
 	// archive adds <stanza-id/> before anyone sees the message.
-	hookDeliver:   {"blocking", "mam"},
+	hookDeliver: {"blocking", "mam"},
 	// Push notifies devices that got a message only into a queue (a
 	// hibernating or inactive session) after carbons made its copies.
 	hookDelivered: {"carbons", "push"},
