@@ -208,6 +208,9 @@ func readLoop(c *Conn, h SessionHandler) error {
 		if !errors.As(serr, &se) {
 			h.StanzaReceived()
 		}
+		if serr == errDrop {
+			continue
+		}
 		if serr != nil {
 			var stErr *stanza.Error
 			if errors.As(serr, &stErr) {
@@ -241,6 +244,9 @@ func isSessionIQ(el *stanza.Element, to jid.JID, domain string) bool {
 	return p != nil && p.Name.Space == NSSession && p.Name.Local == "session"
 }
 
+// errDrop tells readLoop to drop a stanza silently.
+var errDrop = errors.New("stream: stanza dropped")
+
 // checkClientStanza validates a stanza from a bound client and stamps its
 // 'from' (RFC 6120 §8.1.2.1). It returns a *stanza.Error for a stanza-level
 // problem and a *stanza.StreamError for one that ends the stream.
@@ -266,7 +272,9 @@ func checkClientStanza(c *Conn, el *stanza.Element) (jid.JID, error) {
 		to, err = jid.Parse(t)
 		if err != nil {
 			if el.Get("type") == stanza.ErrorType {
-				return jid.JID{}, nil // never answer an error with an error
+				// Never answer an error with an error; and it must not be
+				// routed as if it had no 'to' (to the sender's account).
+				return jid.JID{}, errDrop
 			}
 			return jid.JID{}, stanza.NewError("jid-malformed")
 		}
