@@ -59,6 +59,19 @@ func TestStreamErrors(t *testing.T) {
 	}
 }
 
+func TestNewerStreamVersionGetsOurs(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	c := xmpptest.Dial(t, srv.C2S, "localhost", false)
+	c.Send("<stream:stream to='localhost' version='1.5' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+	if h := c.ReadHeader(); h.Version != "1.0" {
+		t.Errorf("answered version %q, want 1.0", h.Version)
+	}
+	if f := c.Next(); f.Name.Local != "features" {
+		t.Errorf("a 1.5 peer got %s, want features (RFC 6120 §4.7.5)", f)
+	}
+}
+
 func TestStreamFeaturesAndHeader(t *testing.T) {
 	t.Parallel()
 	srv := xmpptest.NewServer(t, "")

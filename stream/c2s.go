@@ -244,6 +244,19 @@ func isSessionIQ(el *stanza.Element, to jid.JID, domain string) bool {
 	return p != nil && p.Name.Space == NSSession && p.Name.Local == "session"
 }
 
+// supportedVersion reports whether a stream header's version can be
+// answered with our 1.0: any major version from 1 on (RFC 6120 §4.7.5: a
+// newer peer gets our lower version); a missing version means a
+// pre-RFC 3920 peer, which hearth does not serve.
+func supportedVersion(v string) bool {
+	major, _, ok := strings.Cut(v, ".")
+	if !ok || major == "" {
+		return false
+	}
+	n, err := strconv.Atoi(major)
+	return err == nil && n >= 1
+}
+
 // errDrop tells readLoop to drop a stanza silently.
 var errDrop = errors.New("stream: stanza dropped")
 
@@ -359,7 +372,7 @@ func (n *negotiation) open() error {
 	case domain != n.c.domain:
 		return &stanza.StreamError{Condition: "host-unknown", Text: "the domain changed on stream restart"}
 	}
-	if !strings.HasPrefix(h.Version, "1.") {
+	if !supportedVersion(h.Version) {
 		return &stanza.StreamError{Condition: "unsupported-version"}
 	}
 	if n.host == nil {
