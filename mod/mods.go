@@ -12,6 +12,7 @@ import (
 	"hearth/mod/offline"
 	"hearth/mod/ping"
 	"hearth/mod/presence"
+	"hearth/mod/push"
 	"hearth/mod/register"
 	"hearth/mod/roster"
 	xmpptime "hearth/mod/time"
@@ -32,7 +33,8 @@ func All() []*module.Definition {
 		offline.Module,
 		blocking.Module, // after roster, which it requires
 		carbons.Module,
-		mam.Module,   // after roster, which it requires
+		mam.Module, // after roster, which it requires
+		push.Module,
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

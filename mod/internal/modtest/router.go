@@ -20,6 +20,7 @@ type Router struct {
 	mu       sync.Mutex
 	sessions []*Session
 	routed   []*stanza.Element
+	sendIQ   func(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
 }
 
 var _ module.Router = (*Router)(nil)
@@ -94,10 +95,26 @@ func (r *Router) session(full jid.JID) *Session {
 	return nil
 }
 
-// SendIQ implements module.Router: nothing answers, as if every peer
-// were unavailable.
-func (r *Router) SendIQ(context.Context, *stanza.Element) (*stanza.Element, error) {
-	return nil, stanza.NewError("service-unavailable")
+// SendIQ implements module.Router: it calls the function set with
+// HandleSendIQ; without one nothing answers, as if every peer were
+// unavailable.
+func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
+	r.mu.Lock()
+	fn := r.sendIQ
+	r.mu.Unlock()
+	if fn == nil {
+		return nil, stanza.NewError("service-unavailable")
+	}
+	return fn(ctx, iq)
+}
+
+// HandleSendIQ makes fn answer the IQs modules send with SendIQ, playing
+// the peers (an app server, another service). fn may be called
+// concurrently, from goroutines of the modules.
+func (r *Router) HandleSendIQ(fn func(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sendIQ = fn
 }
 
 // IsLocal implements module.Router.
