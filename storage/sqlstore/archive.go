@@ -35,7 +35,7 @@ func (a archive) Append(ctx context.Context, owner string, item storage.Item) (s
 	}
 	ts := item.Time.UnixMicro()
 	item.Time = fromMicros(ts)
-	_, err := a.s.write.ExecContext(ctx, a.s.q.archiveInsert,
+	err := a.s.insertArchive(ctx,
 		owner, a.name, ownerHost(owner), item.ID, ts, item.With, bareJID(item.With), nonNil(item.Data))
 	if err != nil {
 		if a.s.d.isUnique(err) {

@@ -88,6 +88,9 @@ func openDB(driver, dsn string, opts Options) (*store, error) {
 		return nil, err
 	}
 	s.q = newStatements(s.d)
+	if driver == "sqlite" {
+		s.batch = startBatcher(s) // see batch.go
+	}
 	return s, nil
 }
 
@@ -98,6 +101,7 @@ type store struct {
 	d           *dialect
 	write, read *sql.DB
 	q           statements
+	batch       *batcher // group commit of archive inserts; nil: none
 }
 
 var _ storage.Store = (*store)(nil)
@@ -126,6 +130,9 @@ func (s *store) DeleteOwner(ctx context.Context, owner string) error {
 
 // Close closes the connection pools.
 func (s *store) Close() error {
+	if s.batch != nil {
+		s.batch.stop() // writes what is queued
+	}
 	err := s.write.Close()
 	if s.read != s.write {
 		err = errors.Join(err, s.read.Close())
