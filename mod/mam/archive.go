@@ -72,8 +72,8 @@ func (m *mam) outgoing(ctx context.Context, st *stanza.Element, from, to jid.JID
 // local account that does not exist, to which the router answers
 // service-unavailable, so that such a message is not archived.
 func (m *mam) exists(ctx context.Context, peer jid.JID) bool {
-	if peer.Local() == "" || !m.h.IsLocal(peer.Domain()) {
-		return true
+	if peer.Local() == "" || !m.h.IsLocal(peer.Domain()) || len(m.h.Sessions(peer.Bare())) > 0 {
+		return true // remote, or online: no storage read on the hot path
 	}
 	_, err := m.h.Store().Accounts().Get(ctx, peer.Domain(), peer.Local())
 	return !errors.Is(err, storage.ErrNotFound)
@@ -82,16 +82,14 @@ func (m *mam) exists(ctx context.Context, peer jid.JID) bool {
 // append stores msg in owner's archive as exchanged with peer and returns
 // its archive ID; a storage failure is logged and reported as !ok.
 func (m *mam) append(ctx context.Context, owner, peer jid.JID, msg *stanza.Element) (string, bool) {
-	it, err := m.h.Archive(ArchiveName).Append(ctx, owner.String(), storage.Item{
+	id := newItemID()
+	m.w.append(owner.String(), storage.Item{
+		ID:   id,
 		Time: now(),
 		With: peer.String(),
 		Data: []byte(clientNS(msg).String()),
 	})
-	if err != nil {
-		m.h.Logger().Error("archiving a message failed", "owner", owner.String(), "err", err)
-		return "", false
-	}
-	return it.ID, true
+	return id, true
 }
 
 // Namespaces of payloads that make a message worth archiving without a body.

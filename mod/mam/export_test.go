@@ -18,5 +18,9 @@ func SetClock(t *testing.T, fn func() time.Time) {
 
 // Clean runs one pass of the retention cleaner of h with cfg.
 func Clean(ctx context.Context, h *module.Host, cfg Config) {
+	flushAll()
 	(&mam{h: h, cfg: cfg}).clean(ctx)
 }
+
+// Flush waits until every queued archive item is written.
+func Flush() { flushAll() }

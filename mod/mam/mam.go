@@ -20,8 +20,11 @@
 package mam
 
 import (
+	"context"
 	"fmt"
+	"sync"
 
+	"hearth/jid"
 	"hearth/module"
 	"hearth/stanza"
 )
@@ -141,16 +144,19 @@ func validPolicy(p string) bool {
 
 // mam holds what the hooks and handlers of one host share.
 type mam struct {
-	h   *module.Host
-	cfg Config
+	h          *module.Host
+	cfg        Config
+	w          *writer
+	prefsCache sync.Map // bare jid.JID -> prefs
 }
 
 func start(h *module.Host, cfg Config) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	m := &mam{h: h, cfg: cfg}
+	m := &mam{h: h, cfg: cfg, w: newWriter(h)}
 	h.OnDeliver(m.incoming)
+	h.OnUserDeleted(func(_ context.Context, user jid.JID) { m.prefsCache.Delete(user.Bare()) })
 	h.OnInbound(m.outgoing)
 	h.HandleIQ(module.AccountTarget, stanza.Set, module.Name(NS, "query"), m.query)
 	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NS, "query"), m.queryForm)

@@ -88,6 +88,7 @@ func (e *env) send(t *testing.T, xml string) *stanza.Element {
 // items returns the whole archive of owner.
 func (e *env) items(t *testing.T, owner string) []storage.Item {
 	t.Helper()
+	mam.Flush()
 	res, err := e.Store.Archive(mam.ArchiveName).Query(context.Background(), owner, storage.Query{})
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,21 @@ type prefs struct {
 
 // loadPrefs returns owner's preferences, or the configured default policy
 // with empty lists when owner never set any.
+//
+// Preferences are read on every archived message, so they are cached per
+// account; setPrefs and account deletion replace or drop the entry.
 func (m *mam) loadPrefs(ctx context.Context, owner jid.JID) (prefs, error) {
+	if p, ok := m.prefsCache.Load(owner); ok {
+		return p.(prefs), nil
+	}
+	p, err := m.readPrefs(ctx, owner)
+	if err == nil {
+		m.prefsCache.Store(owner, p)
+	}
+	return p, err
+}
+
+func (m *mam) readPrefs(ctx context.Context, owner jid.JID) (prefs, error) {
 	b, err := m.h.Map(PrefsMapName).Get(ctx, owner.String(), prefsKey)
 	if errors.Is(err, storage.ErrNotFound) {
 		return prefs{Default: m.cfg.Default}, nil
@@ -106,8 +120,10 @@ func (m *mam) setPrefs(ctx context.Context, req module.IQRequest) (*stanza.Eleme
 		return nil, err
 	}
 	if err := m.h.Map(PrefsMapName).Set(ctx, req.To.String(), prefsKey, b); err != nil {
+		m.prefsCache.Delete(req.To)
 		return nil, fmt.Errorf("archiving preferences of %s: %w", req.To, err)
 	}
+	m.prefsCache.Store(req.To, p)
 	return p.element(), nil
 }
 

@@ -52,6 +52,7 @@ func (m *mam) query(ctx context.Context, req module.IQRequest) (*stanza.Element,
 		return nil, err
 	}
 	owner := req.To
+	m.w.flush(owner.String())
 	arch := m.h.Archive(ArchiveName)
 	q := r.filter
 	if err := checkIDs(ctx, arch, owner.String(), q.IDs); err != nil {
@@ -389,6 +390,7 @@ func (m *mam) metadata(ctx context.Context, req module.IQRequest) (*stanza.Eleme
 		return nil, err
 	}
 	el := stanza.New(NS, "metadata")
+	m.w.flush(req.To.String())
 	arch := m.h.Archive(ArchiveName)
 	for _, end := range []struct {
 		name string
