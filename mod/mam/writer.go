@@ -20,7 +20,7 @@ import (
 // loses the items queued at that moment (at most a few milliseconds'
 // worth), while the messages themselves were already delivered.
 const (
-	archiveWriters    = 8
+	archiveWriters    = 64
 	archiveQueueItems = 10000
 )
 
