@@ -268,3 +268,20 @@ func TestShutdownSendsSystemShutdown(t *testing.T) {
 		t.Errorf("shutdown: %s, want system-shutdown", got)
 	}
 }
+
+func TestStanzaLanguageFromStream(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "pw-alice-1")
+	srv.AddUser(t, "bob", "pw-bob-123")
+	alice := srv.LoginAvailable(t, "alice", "pw-alice-1", "a") // its stream says xml:lang='en'
+	bob := srv.LoginAvailable(t, "bob", "pw-bob-123", "b")
+	alice.Send("<message to='bob@localhost/b' type='chat'><body>one</body></message>")
+	alice.Send("<message to='bob@localhost/b' type='chat' xml:lang='fr'><body>deux</body></message>")
+	for _, want := range []struct{ body, lang string }{{"one", "en"}, {"deux", "fr"}} {
+		el := bob.Expect("message", isMessage(want.body))
+		if el.Lang() != want.lang {
+			t.Errorf("message %q arrived with xml:lang %q, want %q (RFC 6120 §4.7.4)", want.body, el.Lang(), want.lang)
+		}
+	}
+}

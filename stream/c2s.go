@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -279,6 +280,11 @@ func checkClientStanza(c *Conn, el *stanza.Element) (jid.JID, error) {
 		}
 	}
 	el.Set("from", c.jid.String())
+	if c.peerLang != "" && el.Lang() == "" {
+		// RFC 6120 §4.7.4: a stanza without xml:lang is in the language the
+		// client declared for its stream; say so when it leaves the stream.
+		el.Attr = append(el.Attr, xml.Attr{Name: xml.Name{Space: stanza.NSXML, Local: "lang"}, Value: c.peerLang})
+	}
 	var to jid.JID
 	if t := el.Get("to"); t != "" {
 		var err error
@@ -339,6 +345,7 @@ func (n *negotiation) open() error {
 	}
 	n.c.id = newID()
 	n.c.lang = h.Lang
+	n.c.peerLang = h.Lang
 	if n.c.lang == "" {
 		n.c.lang = "en"
 	}

@@ -32,8 +32,10 @@ type Conn struct {
 	domain string
 	id     string
 	lang   string
-	secure bool
-	addr   string
+	// peerLang is the xml:lang of the client's stream header ("" if none).
+	peerLang string
+	secure   bool
+	addr     string
 
 	jid jid.JID
 
