@@ -15,7 +15,7 @@ import (
 	"hearth/server"
 )
 
-// NewServerAt starts a server like NewServer, but with data_dir set to
+// NewServerAt starts a server (NewServer calls it with a fresh folder) with data_dir set to
 // dir, which the caller owns (usually a t.TempDir shared by several
 // servers), so that a test can stop a server and start another one on the
 // same data: a restart. extraTOML must not set data_dir.

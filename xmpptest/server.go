@@ -4,13 +4,8 @@ package xmpptest
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"hearth/config"
 	"hearth/jid"
@@ -35,56 +30,7 @@ type Server struct {
 // the test if it does not stop in time.
 func NewServer(t testing.TB, extraTOML string) *Server {
 	t.Helper()
-	dir := t.TempDir()
-	var b strings.Builder
-	if !strings.Contains(extraTOML, "hosts") {
-		b.WriteString("hosts = [\"localhost\"]\n")
-	}
-	fmt.Fprintf(&b, "data_dir = %q\n", dir)
-	b.WriteString(extraTOML)
-	b.WriteString("\n")
-	if !strings.Contains(extraTOML, "[listen]") {
-		b.WriteString("[listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_tls = [\"127.0.0.1:0\"]\n")
-	}
-	cfg, err := config.Parse(b.String())
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, b.String())
-	}
-	var logOut io.Writer = io.Discard
-	if os.Getenv("HEARTH_TEST_LOG") != "" {
-		logOut = os.Stderr
-	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(cfg, server.Options{Log: log})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	if err := srv.Listen(); err != nil {
-		srv.Close()
-		t.Fatalf("Listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		srv.Serve(ctx)
-		close(done)
-	}()
-	s := &Server{Server: srv, Domain: cfg.Hosts[0], DataDir: dir, Config: cfg}
-	if a := srv.Addrs("c2s"); len(a) > 0 {
-		s.C2S = a[0]
-	}
-	if a := srv.Addrs("c2s_tls"); len(a) > 0 {
-		s.C2STLS = a[0]
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("server did not shut down within 10s")
-		}
-		srv.Close()
-	})
+	s, _ := NewServerAt(t, t.TempDir(), extraTOML)
 	return s
 }
 
