@@ -19,13 +19,7 @@ import (
 // Set SLIXMPP_DEBUG=1 to get slixmpp's wire log in the failure output.
 func TestSlixmppMobileInterop(t *testing.T) {
 	t.Parallel()
-	const python = "/usr/bin/python3"
-	if err := exec.Command(python, "-c", "import slixmpp").Run(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("python3-slixmpp is not installed (scripts/test installs it): %v", err)
-		}
-		t.Skip("SKIPPING INTEROP TEST: python3-slixmpp is not installed; run scripts/test or apt-get install python3-slixmpp")
-	}
+	python := requireSlixmpp(t)
 	srv := xmpptest.NewServer(t, "")
 	srv.AddUser(t, "alice", "pw-alice-123")
 	srv.AddUser(t, "bob", "pw-bob-123")

@@ -270,32 +270,7 @@ func (c *Conn) Auth(mechanism, user, password string) *stanza.Element {
 	if err != nil {
 		c.t.Fatalf("scram client: %v", err)
 	}
-	conv := client.NewConversation()
-	first, err := conv.Step("")
-	if err != nil {
-		c.t.Fatalf("scram: %v", err)
-	}
-	c.Send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + mechanism + "'>" + base64.StdEncoding.EncodeToString([]byte(first)) + "</auth>")
-	for {
-		el := c.Next()
-		data, _ := base64.StdEncoding.DecodeString(el.Text())
-		switch el.Name.Local {
-		case "challenge":
-			resp, err := conv.Step(string(data))
-			if err != nil {
-				c.t.Fatalf("scram step: %v", err)
-			}
-			c.Send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" + base64.StdEncoding.EncodeToString([]byte(resp)) + "</response>")
-		case "success":
-			if _, err := conv.Step(string(data)); err != nil {
-				c.t.Fatalf("server signature rejected: %v", err)
-			}
-			c.dec.Reset(c.nc)
-			return nil
-		default:
-			return el
-		}
-	}
+	return c.AuthSCRAM(mechanism, client.NewConversation())
 }
 
 // Bind binds resource ("" lets the server choose) and returns the full JID.
