@@ -164,8 +164,24 @@ func (f *File) applyDefaults() {
 	def(&c.StreamManagement.MaxUnacked, 10000)
 }
 
-// coreKeys are the top-level keys that belong to Config.
-var coreKeys = []string{"hosts", "data_dir", "listen", "tls", "storage", "log", "limits", "auth", "stream_management"}
+// coreKeys are the top-level keys that belong to Config, sorted.
+var coreKeys = slices.Sorted(maps.Keys((&File{}).coreFields()))
+
+// coreFields maps each top-level key of Config to the field it decodes into:
+// the one place that ties the TOML names to the struct.
+func (f *File) coreFields() map[string]any {
+	return map[string]any{
+		"hosts":             &f.Hosts,
+		"data_dir":          &f.DataDir,
+		"listen":            &f.Listen,
+		"tls":               &f.TLS,
+		"storage":           &f.Storage,
+		"log":               &f.Log,
+		"limits":            &f.Limits,
+		"auth":              &f.Auth,
+		"stream_management": &f.StreamManagement,
+	}
+}
 
 // Load reads and validates the file at path.
 func Load(path string) (*File, error) {
@@ -199,34 +215,10 @@ func Parse(text string) (*File, error) {
 		}
 		f.sections[key] = prim
 	}
-	// Decode the core keys through a struct holding only them.
-	core := map[string]toml.Primitive{}
-	for _, k := range coreKeys {
-		if p, ok := top[k]; ok {
-			core[k] = p
-		}
-	}
-	for k, p := range core {
-		var dst any
-		switch k {
-		case "hosts":
-			dst = &f.Hosts
-		case "data_dir":
-			dst = &f.DataDir
-		case "listen":
-			dst = &f.Listen
-		case "tls":
-			dst = &f.TLS
-		case "storage":
-			dst = &f.Storage
-		case "log":
-			dst = &f.Log
-		case "limits":
-			dst = &f.Limits
-		case "auth":
-			dst = &f.Auth
-		case "stream_management":
-			dst = &f.StreamManagement
+	for k, dst := range f.coreFields() {
+		p, ok := top[k]
+		if !ok {
+			continue
 		}
 		if err := md.PrimitiveDecode(p, dst); err != nil {
 			return nil, fmt.Errorf("key %q: %w", k, err)
