@@ -14,6 +14,8 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"hearth/sasl"
@@ -140,4 +142,25 @@ type Archive interface {
 	DeleteBefore(ctx context.Context, owner string, t time.Time) (int64, error)
 	// Count returns the number of items of owner.
 	Count(ctx context.Context, owner string) (int, error)
+}
+
+// MustValidName panics unless name is a valid Map or Archive name
+// ([a-z0-9_:.-]{1,64}). Implementations call it in Store.Map and
+// Store.Archive: names are constants in module code, so an invalid one is
+// a programming error best found at startup.
+func MustValidName(name string) {
+	ok := len(name) >= 1 && len(name) <= 64
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		ok = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("_:.-", c) >= 0
+	}
+	if !ok {
+		panic(fmt.Sprintf("storage: invalid map or archive name %q", name))
+	}
+}
+
+// OwnerHost returns the host part of owner (see the package comment): what
+// follows the last '@', or the whole owner.
+func OwnerHost(owner string) string {
+	return owner[strings.LastIndexByte(owner, '@')+1:]
 }

@@ -87,7 +87,7 @@ func (m kvMap) Owners(ctx context.Context, host string) ([]string, error) {
 	defer m.s.mu.RUnlock()
 	var owners []string
 	for o := range m.s.maps[m.name] {
-		if host == "" || ownerHost(o) == host {
+		if host == "" || storage.OwnerHost(o) == host {
 			owners = append(owners, o)
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -41,12 +39,12 @@ func New() storage.Store {
 func (s *store) Accounts() storage.Accounts { return accounts{s} }
 
 func (s *store) Map(name string) storage.Map {
-	mustValidName(name)
+	storage.MustValidName(name)
 	return kvMap{s, name}
 }
 
 func (s *store) Archive(name string) storage.Archive {
-	mustValidName(name)
+	storage.MustValidName(name)
 	return archive{s, name}
 }
 
@@ -69,26 +67,6 @@ func (s *store) DeleteOwner(ctx context.Context, owner string) error {
 }
 
 func (s *store) Close() error { return nil }
-
-// mustValidName panics unless name is a valid Map or Archive name
-// ([a-z0-9_:.-]{1,64}): names are constants in module code, so an invalid
-// one is a programming error best found at startup.
-func mustValidName(name string) {
-	ok := len(name) >= 1 && len(name) <= 64
-	for i := 0; ok && i < len(name); i++ {
-		c := name[i]
-		ok = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("_:.-", c) >= 0
-	}
-	if !ok {
-		panic(fmt.Sprintf("storage: invalid map or archive name %q", name))
-	}
-}
-
-// ownerHost returns the host part of owner: what follows the last '@', or
-// the whole owner.
-func ownerHost(owner string) string {
-	return owner[strings.LastIndexByte(owner, '@')+1:]
-}
 
 // normTime returns t as stored: UTC, microsecond precision.
 func normTime(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }

@@ -36,7 +36,7 @@ func (a archive) Append(ctx context.Context, owner string, item storage.Item) (s
 	ts := item.Time.UnixMicro()
 	item.Time = fromMicros(ts)
 	err := a.s.insertArchive(ctx,
-		owner, a.name, ownerHost(owner), item.ID, ts, item.With, bareJID(item.With), nonNil(item.Data))
+		owner, a.name, storage.OwnerHost(owner), item.ID, ts, item.With, bareJID(item.With), nonNil(item.Data))
 	if err != nil {
 		if a.s.d.isUnique(err) {
 			return storage.Item{}, storage.ErrExists

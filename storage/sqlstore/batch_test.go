@@ -74,7 +74,7 @@ func queued(s *store, owner string, ids ...string) []*appendReq {
 	for i, id := range ids {
 		reqs = append(reqs, &appendReq{
 			ctx:  context.Background(),
-			args: []any{owner, "mam", ownerHost(owner), id, int64(1_000_000 + i), "", "", []byte(id)},
+			args: []any{owner, "mam", storage.OwnerHost(owner), id, int64(1_000_000 + i), "", "", []byte(id)},
 			done: make(chan error, 1),
 		})
 	}

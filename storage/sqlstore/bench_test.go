@@ -22,7 +22,7 @@ func (a archive) bulkAppend(ctx context.Context, owner string, items []storage.I
 		}
 		defer stmt.Close()
 		for _, it := range items {
-			if _, err := stmt.ExecContext(ctx, owner, a.name, ownerHost(owner), it.ID, it.Time.UnixMicro(),
+			if _, err := stmt.ExecContext(ctx, owner, a.name, storage.OwnerHost(owner), it.ID, it.Time.UnixMicro(),
 				it.With, bareJID(it.With), nonNil(it.Data)); err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ func (m kvMap) Get(ctx context.Context, owner, key string) ([]byte, error) {
 }
 
 func (m kvMap) Set(ctx context.Context, owner, key string, value []byte) error {
-	_, err := m.s.write.ExecContext(ctx, m.s.q.kvSet, owner, m.name, key, ownerHost(owner), nonNil(value))
+	_, err := m.s.write.ExecContext(ctx, m.s.q.kvSet, owner, m.name, key, storage.OwnerHost(owner), nonNil(value))
 	return err
 }
 
