@@ -37,13 +37,7 @@ func (s *Session) handleCSI(el *stanza.Element) error {
 	case "active":
 		s.mu.Lock()
 		s.inactive = false
-		held := s.held
-		s.held = nil
-		var failed []*stanza.Element
-		overflow := false
-		for _, h := range held {
-			failed, overflow = s.sendLocked(h, failed, overflow)
-		}
+		failed, overflow := s.flushHeldLocked(nil, false)
 		s.mu.Unlock()
 		if overflow {
 			s.end(context.Background(), &stanza.StreamError{Condition: "policy-violation", Text: "too many unacknowledged stanzas"})
@@ -92,15 +86,19 @@ func (s *Session) holdLocked(st *stanza.Element) {
 	}
 	s.held = append(s.held, st)
 	if len(s.held) > maxHeld {
-		held := s.held
-		s.held = nil
-		var failed []*stanza.Element
-		overflow := false
-		for _, h := range held {
-			failed, overflow = s.sendLocked(h, failed, overflow)
-		}
 		// Held stanzas are presence and chat states: nothing to redeliver,
 		// and an overflow ends the session at its next Send.
-		_ = failed
+		s.flushHeldLocked(nil, false)
 	}
+}
+
+// flushHeldLocked sends what an inactive session held back, in order,
+// with sendLocked's accounting. Caller holds s.mu.
+func (s *Session) flushHeldLocked(failed []*stanza.Element, overflow bool) ([]*stanza.Element, bool) {
+	held := s.held
+	s.held = nil
+	for _, h := range held {
+		failed, overflow = s.sendLocked(h, failed, overflow)
+	}
+	return failed, overflow
 }

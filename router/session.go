@@ -164,16 +164,8 @@ func (s *Session) Send(st *stanza.Element) {
 		s.mu.Unlock()
 		return
 	}
-	var failed []*stanza.Element
-	overflow := false
-	if len(s.held) > 0 {
-		// Something urgent: what was held back goes first, in order.
-		held := s.held
-		s.held = nil
-		for _, h := range held {
-			failed, overflow = s.sendLocked(h, failed, overflow)
-		}
-	}
+	// Something urgent: what was held back goes first, in order.
+	failed, overflow := s.flushHeldLocked(nil, false)
 	failed, overflow = s.sendLocked(st, failed, overflow)
 	s.mu.Unlock()
 	if overflow {
