@@ -357,8 +357,11 @@ func (s *Session) handleStanza(st *stanza.Element, to jid.JID) {
 	orig := st
 	st, err := s.vh.reg.RunInbound(ctx, st, s.jid, addressee)
 	if st == nil {
-		if err != nil {
-			s.r.bounce(ctx, orig, s.jid, s.r.stanzaError(err))
+		if err != nil && orig.Get("type") != stanza.ErrorType {
+			// The refusal goes straight back to this session: routed, it
+			// would look like a stanza from the addressee and pass that
+			// addressee's checks (a blocked JID's, say) on the way.
+			s.Send(stanza.ErrorReply(orig, s.r.stanzaError(err)))
 		}
 		return
 	}

@@ -36,15 +36,8 @@ func (b *blocker) inbound(ctx context.Context, st *stanza.Element, from, to jid.
 	case st.Name.Local == "presence", typ == stanza.ErrorType, st.Name.Local == "iq" && typ == stanza.Result:
 		return nil, nil
 	}
-	// The error goes straight to the session: bounced by the router it
-	// would be routed to the user as a stanza from the blocked JID, which
-	// deliver stops.
-	s := b.h.Session(from)
-	if s == nil {
-		return nil, errBlocked()
-	}
-	s.Send(stanza.ErrorReply(st, errBlocked()))
-	return nil, nil
+	// The router sends the error straight back to the sending session.
+	return nil, errBlocked()
 }
 
 // deliver runs on every stanza addressed to a local account. A stanza from
