@@ -12,19 +12,20 @@ import (
 // may import (docs/ARCHITECTURE.md). The test fails when a package grows an
 // import outside its list: the fix is almost never to relax the list.
 var allowedImports = map[string][]string{
-	"jid":                 {},
-	"sasl":                {},
-	"stanza":              {"jid"},
-	"storage":             {"sasl"},
-	"storage/memstore":    {"storage", "sasl"},
-	"storage/sqlstore":    {"storage", "sasl"},
-	"storage/storagetest": {"storage", "sasl"},
-	"client":              {"jid", "stanza"},
-	"cmd/hearth-bench":    {"client", "jid", "stanza"},
-	"stream":              {"jid", "stanza", "sasl"},
-	"module":              {"jid", "stanza", "storage", "sasl"},
-	"router":              {"jid", "stanza", "stream", "module", "storage", "sasl"},
-	"config":              {},
+	"jid":                      {},
+	"sasl":                     {},
+	"stanza":                   {"jid"},
+	"storage":                  {"sasl"},
+	"storage/memstore":         {"storage", "sasl"},
+	"storage/sqlstore":         {"storage", "sasl"},
+	"storage/storagetest":      {"storage", "sasl"},
+	"storage/sqlstore/sqltest": {},
+	"client":                   {"jid", "stanza"},
+	"cmd/hearth-bench":         {"client", "jid", "stanza"},
+	"stream":                   {"jid", "stanza", "sasl"},
+	"module":                   {"jid", "stanza", "storage", "sasl"},
+	"router":                   {"jid", "stanza", "stream", "module", "storage", "sasl"},
+	"config":                   {},
 	// dump reads and writes per-user data through the exported API of the
 	// modules that own it (mod/roster), which takes a module.Host.
 	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster"},
