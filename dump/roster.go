@@ -180,4 +180,5 @@ func (offlineRouter) Session(jid.JID) module.Session               { return nil 
 func (offlineRouter) SendIQ(context.Context, *stanza.Element) (*stanza.Element, error) {
 	return nil, errOffline
 }
-func (offlineRouter) IsLocal(string) bool { return false }
+func (offlineRouter) IsLocal(string) bool   { return false }
+func (offlineRouter) IsService(string) bool { return false }

@@ -86,8 +86,11 @@ func (h *Host) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element,
 	return h.router.SendIQ(ctx, iq)
 }
 
-// IsLocal reports whether domain is served by this server.
+// IsLocal reports whether domain is a virtual host served by this server.
 func (h *Host) IsLocal(domain string) bool { return h.router.IsLocal(domain) }
+
+// IsService reports whether domain is a service domain of this server.
+func (h *Host) IsService(domain string) bool { return h.router.IsService(domain) }
 
 // Go runs fn in a goroutine owned by the server: ctx is cancelled at
 // shutdown, and shutdown waits for fn to return.

@@ -123,6 +123,9 @@ type Router interface {
 	SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
 	// IsLocal reports whether domain is a virtual host served here.
 	IsLocal(domain string) bool
+	// IsService reports whether domain is a service domain served here
+	// (Host.AddService).
+	IsService(domain string) bool
 }
 
 // Logger returns the module's logger.

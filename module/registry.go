@@ -70,6 +70,7 @@ type Registry struct {
 	forms    []*stanza.Form
 	preAuthF []*stanza.Element
 	streamF  []*stanza.Element
+	services []Service
 	caps     string
 }
 

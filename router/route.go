@@ -14,8 +14,11 @@ import (
 func (r *Router) route(ctx context.Context, st *stanza.Element, from, to jid.JID) {
 	vh := r.hosts[to.Domain()]
 	if vh == nil {
-		// TODO(federation): remote domains go to the s2s pool.
-		r.bounce(ctx, st, from, &stanza.Error{Type: stanza.Cancel, Condition: "remote-server-not-found"})
+		if svc := r.services[to.Domain()]; svc != nil {
+			r.routeService(ctx, svc, st, from, to)
+			return
+		}
+		r.routeRemote(ctx, st, from, to)
 		return
 	}
 	switch st.Name.Local {

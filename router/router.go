@@ -27,6 +27,10 @@ type Router struct {
 	log   *slog.Logger
 	store storage.Store
 	hosts map[string]*VHost // read-only after Start
+	// services are the service domains modules registered (read-only
+	// after AddHost), remote the federation router (nil: none).
+	services map[string]*service
+	remote   RemoteRouter
 
 	mu        sync.RWMutex
 	accounts  map[jid.JID]map[string]*Session // bare -> resource -> session
@@ -48,6 +52,7 @@ func New(store storage.Store, log *slog.Logger) *Router {
 		log:       log,
 		store:     store,
 		hosts:     map[string]*VHost{},
+		services:  map[string]*service{},
 		accounts:  map[jid.JID]map[string]*Session{},
 		resumable: map[string]*Session{},
 		SM:        DefaultSMConfig,
@@ -55,11 +60,16 @@ func New(store storage.Store, log *slog.Logger) *Router {
 	}
 }
 
-// AddHost serves domain with the modules registered in reg. It must be
-// called before streams are served.
+// AddHost serves domain with the modules registered in reg, and the
+// service domains they registered. It must be called after reg is frozen
+// and before streams are served.
 func (r *Router) AddHost(reg *module.Registry) *VHost {
 	vh := &VHost{r: r, reg: reg, domain: reg.Domain()}
 	r.hosts[vh.domain] = vh
+	r.addServices(reg)
+	if r.services[vh.domain] != nil {
+		panic("router: " + vh.domain + " is both a host and a service")
+	}
 	return vh
 }
 

@@ -561,3 +561,4 @@ func (benchRouter) SendIQ(context.Context, *stanza.Element) (*stanza.Element, er
 	return nil, stanza.NewError("service-unavailable")
 }
 func (benchRouter) IsLocal(domain string) bool { return domain == "example.com" }
+func (benchRouter) IsService(string) bool      { return false }

@@ -61,7 +61,16 @@ func start(h *module.Host, cfg Config) error {
 		}
 		return info(node, reg.Identities(), reg.Features(module.ServerTarget), reg.InfoForms()), nil
 	})
-	h.HandleIQ(module.ServerTarget, stanza.Get, module.Name(NSItems, "query"), items)
+	h.HandleIQ(module.ServerTarget, stanza.Get, module.Name(NSItems, "query"), func(_ context.Context, req module.IQRequest) (*stanza.Element, error) {
+		if req.Payload.Get("node") != "" {
+			return nil, stanza.NewError("item-not-found")
+		}
+		q := stanza.New(NSItems, "query")
+		for _, s := range reg.Services() {
+			q.Append(stanza.New(NSItems, "item", "jid", s.Domain).Set("name", s.Name))
+		}
+		return q, nil
+	})
 
 	// The router answers only for existing accounts, so no lookup here.
 	accountIdentities := []module.Identity{accountIdentity}
@@ -76,8 +85,7 @@ func start(h *module.Host, cfg Config) error {
 	return nil
 }
 
-// items answers disco#items: no items yet, and no nodes.
-// TODO(services): list the service domains (muc., upload.) on the server.
+// items answers disco#items of an account: no items yet, and no nodes.
 func items(_ context.Context, req module.IQRequest) (*stanza.Element, error) {
 	if req.Payload.Get("node") != "" {
 		return nil, stanza.NewError("item-not-found")

@@ -120,6 +120,9 @@ func (r *Router) HandleSendIQ(fn func(ctx context.Context, iq *stanza.Element) (
 // IsLocal implements module.Router.
 func (r *Router) IsLocal(domain string) bool { return domain == r.domain }
 
+// IsService implements module.Router: the test router serves no services.
+func (r *Router) IsService(string) bool { return false }
+
 // Session is a fake bound session. Like a real stream, it drops what is
 // sent after Close.
 type Session struct {
