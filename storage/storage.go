@@ -87,7 +87,7 @@ type Map interface {
 // Item is one archived item.
 type Item struct {
 	// ID is unique in the whole store and stable (XEP-0359 stanza-id).
-	// Append assigns a random, unguessable one when empty.
+	// Append assigns one from NewItemID when empty.
 	ID string
 	// Time is when the item was archived; Append sets time.Now() when zero.
 	// Stored with microsecond precision, in UTC.

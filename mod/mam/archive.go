@@ -82,7 +82,7 @@ func (m *mam) exists(ctx context.Context, peer jid.JID) bool {
 // append stores msg in owner's archive as exchanged with peer and returns
 // its archive ID; a storage failure is logged and reported as !ok.
 func (m *mam) append(ctx context.Context, owner, peer jid.JID, msg *stanza.Element) (string, bool) {
-	id := newItemID()
+	id := storage.NewItemID()
 	m.w.append(owner.String(), storage.Item{
 		ID:   id,
 		Time: now(),

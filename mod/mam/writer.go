@@ -2,8 +2,6 @@ package mam
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"log/slog"
 	"sync"
 
@@ -77,13 +75,6 @@ func flushAll() {
 		w.mu.Unlock()
 		return true
 	})
-}
-
-// newItemID returns a random, unguessable stanza-id, like storage's own.
-func newItemID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // append archives item for owner; item.ID must be set. When the queue is

@@ -49,7 +49,7 @@ func (a archive) Append(ctx context.Context, owner string, item storage.Item) (s
 	a.s.mu.Lock()
 	defer a.s.mu.Unlock()
 	if item.ID == "" {
-		item.ID = newID()
+		item.ID = storage.NewItemID()
 	} else if _, ok := a.s.ids[item.ID]; ok {
 		return storage.Item{}, storage.ErrExists
 	}

@@ -4,8 +4,6 @@ package memstore
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"sync"
 	"time"
 
@@ -70,13 +68,6 @@ func (s *store) Close() error { return nil }
 
 // normTime returns t as stored: UTC, microsecond precision.
 func normTime(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
-
-// newID returns a random, unguessable item id: 128 bits, base64url.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
 
 // clone copies b; the copy is never nil, so that stored values read back
 // alike from every backend.

@@ -28,7 +28,7 @@ const maxIDsPerStatement = 500
 
 func (a archive) Append(ctx context.Context, owner string, item storage.Item) (storage.Item, error) {
 	if item.ID == "" {
-		item.ID = newID()
+		item.ID = storage.NewItemID()
 	}
 	if item.Time.IsZero() {
 		item.Time = time.Now()

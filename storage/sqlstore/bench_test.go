@@ -141,7 +141,7 @@ func benchArchiveQuery(b *testing.B, s *store, total int) {
 		for j := range items {
 			i := n + j
 			items[j] = storage.Item{
-				ID:   newID(),
+				ID:   storage.NewItemID(),
 				Time: start.Add(time.Duration(i) * time.Second),
 				With: fmt.Sprintf("peer%d@example.com/res%d", i%peers, i%3),
 				Data: []byte(benchMessage),

@@ -11,9 +11,7 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -199,13 +197,6 @@ func newStatements(d *dialect) statements {
 		deleteOwnerKV:      r(`DELETE FROM kv WHERE owner = ?`),
 		deleteOwnerArchive: r(`DELETE FROM archive WHERE owner = ?`),
 	}
-}
-
-// newID returns a random, unguessable item id: 128 bits, base64url.
-func newID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails (crypto/rand panics instead)
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // fromMicros returns the time of a stored timestamp.
