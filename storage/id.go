@@ -24,6 +24,6 @@ var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
 func NewItemID() string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMicro())<<8) // 56 bits of microseconds
-	rand.Read(b[7:])                                                      // never fails (crypto/rand panics instead)
+	rand.Read(b[7:])                                                     // never fails (crypto/rand panics instead)
 	return idEncoding.EncodeToString(b[:])
 }

@@ -114,6 +114,12 @@ type Query struct {
 	// (RSM <before/>); results are still in ascending order.
 	Last  bool
 	Limit int // maximum items returned; 0 = no limit
+	// CountLimit bounds the work of counting: when more than CountLimit
+	// items match, Result.Count is -1 (unknown) instead of the total.
+	// Counting is linear in the matches on every backend, so a client
+	// paging through a large archive would otherwise pay for the whole
+	// archive on every page. 0 = no bound.
+	CountLimit int
 }
 
 // Result is one page of a Query.
@@ -124,7 +130,8 @@ type Result struct {
 	// queries, before the first for Last queries).
 	Complete bool
 	// Count is the total number of items matching the query without Limit,
-	// AfterID/BeforeID (XEP-0059 <count/>).
+	// AfterID/BeforeID (XEP-0059 <count/>), or -1 when it exceeds
+	// Query.CountLimit.
 	Count int
 }
 

@@ -98,6 +98,11 @@ type Config struct {
 	// lists together (default 1000; 0 or less: no limit); a larger set is
 	// refused with <policy-violation/>.
 	MaxPrefsJIDs int `toml:"max_prefs_jids"`
+	// MaxCount bounds the XEP-0059 <count/> of a query (default 10000; 0
+	// or less: no bound). Counting is linear in the archive on every
+	// backend; above the bound the result carries no <count/> (and no
+	// index), which XEP-0059 allows, and costs at most MaxCount rows.
+	MaxCount int `toml:"max_count"`
 }
 
 // Defaults of Config.
@@ -107,6 +112,7 @@ const (
 	DefaultMaxPageBytes    = 256 << 10
 	DefaultCleanupInterval = 3600
 	DefaultMaxPrefsJIDs    = 1000
+	DefaultMaxCount        = 10000
 )
 
 // Module archives the messages of every account of the host and answers
@@ -118,6 +124,7 @@ var Module = module.New("mam", Config{
 	MaxPageBytes:    DefaultMaxPageBytes,
 	CleanupInterval: DefaultCleanupInterval,
 	MaxPrefsJIDs:    DefaultMaxPrefsJIDs,
+	MaxCount:        DefaultMaxCount,
 }, start).WithSection("mam").WithRequires("roster")
 
 func (c Config) validate() error {

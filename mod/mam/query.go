@@ -74,6 +74,7 @@ func (m *mam) query(ctx context.Context, req module.IQRequest) (*stanza.Element,
 	// A <max>0</max> asks for the count only (XEP-0059 §2.7); storage's
 	// Limit 0 means no limit, so one item is fetched and not sent.
 	q.Limit = max(size, 1)
+	q.CountLimit = m.cfg.MaxCount
 	res, err := arch.Query(ctx, owner.String(), q)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, &stanza.Error{Type: stanza.Cancel, Condition: "item-not-found", Text: "no such archive ID"}
@@ -104,7 +105,7 @@ func (m *mam) query(ctx context.Context, req module.IQRequest) (*stanza.Element,
 	// The count is the size of the form's result set, which storage
 	// knows only when the form set no ID bound; the index of the first
 	// item only when, in addition, the page starts at an end of it.
-	countKnown := r.afterID == "" && r.beforeID == ""
+	countKnown := r.afterID == "" && r.beforeID == "" && res.Count >= 0
 	index := -1
 	if countKnown && q.AfterID == "" && q.BeforeID == "" {
 		index = 0

@@ -346,3 +346,19 @@ func TestResultShape(t *testing.T) {
 			</forwarded>
 		</result></message>`)
 }
+
+// TestQueryCountBound: above [mam] max_count the result has no <count/>
+// and no index, and paging still works.
+func TestQueryCountBound(t *testing.T) {
+	e := newEnv(t, func(c *mam.Config) { c.MaxCount = 10 })
+	e.fill(t, 12)
+	p := e.query(t, q(rsm("<max>5</max><before/>")))
+	p.want(t, bodies(7, 12), false, "")
+	if p.index != "" {
+		t.Errorf("index %q without a count", p.index)
+	}
+	p = e.query(t, q(rsm("<max>5</max><before>"+p.first+"</before>")))
+	p.want(t, bodies(2, 7), false, "")
+	// A filtered set within the bound is still counted.
+	e.query(t, q(form("with", "bob@example.com"))).want(t, bodiesOf(0, 1, 3, 4, 6, 7, 9, 10), true, "8")
+}

@@ -133,6 +133,9 @@ func (a archive) Query(ctx context.Context, owner string, q storage.Query) (stor
 			page = page[:q.Limit]
 		}
 	}
+	if q.CountLimit > 0 && res.Count > q.CountLimit {
+		res.Count = -1
+	}
 	res.Items = make([]storage.Item, 0, len(page))
 	for _, i := range page {
 		it := items[i].Item

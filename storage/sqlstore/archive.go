@@ -111,10 +111,16 @@ func (a archive) Query(ctx context.Context, owner string, q storage.Query) (stor
 	// page's length.
 	if after == nil && before == nil && res.Complete {
 		res.Count = len(res.Items)
+		if q.CountLimit > 0 && res.Count > q.CountLimit {
+			res.Count = -1
+		}
 	} else {
 		count, args := a.countQuery(owner, q)
 		if err := tx.QueryRowContext(ctx, count, args...).Scan(&res.Count); err != nil {
 			return storage.Result{}, err
+		}
+		if q.CountLimit > 0 && res.Count > q.CountLimit {
+			res.Count = -1
 		}
 	}
 	return res, tx.Commit()
@@ -139,10 +145,18 @@ func (a archive) pageQuery(owner string, q storage.Query, after, before *positio
 }
 
 // countQuery returns the query counting the matches of q's filter.
+// With a CountLimit, it counts at most CountLimit+1 rows, which is enough
+// to tell that there are more.
 func (a archive) countQuery(owner string, q storage.Query) (string, []any) {
 	b := &builder{d: a.s.d}
-	b.add("SELECT COUNT(*) FROM archive WHERE ")
+	if q.CountLimit <= 0 {
+		b.add("SELECT COUNT(*) FROM archive WHERE ")
+		a.where(b, owner, q, nil, nil)
+		return b.String(), b.args
+	}
+	b.add("SELECT COUNT(*) FROM (SELECT 1 FROM archive WHERE ")
 	a.where(b, owner, q, nil, nil)
+	b.add(" LIMIT ?) bounded", q.CountLimit+1)
 	return b.String(), b.args
 }
 

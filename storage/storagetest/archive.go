@@ -329,6 +329,12 @@ func testQuery(t *testing.T, open func(t *testing.T) storage.Store) {
 		{"after with filter", storage.Query{AfterID: "h", With: "bob@example.com", Limit: 1}, page{[]string{"a"}, false, 3}, nil},
 		{"before with filter", storage.Query{BeforeID: "g", With: "bob@example.com", WithPrefix: true, Last: true, Limit: 1}, page{[]string{"e"}, false, 5}, nil},
 		{"after with start", storage.Query{AfterID: "c", Start: at(2 * time.Second)}, page{[]string{"d", "e", "f", "g"}, true, 4}, nil},
+		// CountLimit: the count when it is at most the limit, -1 above.
+		{"count limit above", storage.Query{Limit: 2, CountLimit: 8}, page{[]string{"h", "c"}, false, 8}, nil},
+		{"count limit below", storage.Query{Limit: 2, CountLimit: 7}, page{[]string{"h", "c"}, false, -1}, nil},
+		{"count limit complete page", storage.Query{CountLimit: 3}, page{[]string{"h", "c", "a", "b", "d", "e", "f", "g"}, true, -1}, nil},
+		{"count limit with filter", storage.Query{With: "bob@example.com", WithPrefix: true, Limit: 1, CountLimit: 5}, page{[]string{"h"}, false, 5}, nil},
+		{"count limit after", storage.Query{AfterID: "a", Limit: 1, CountLimit: 4}, page{[]string{"b"}, false, -1}, nil},
 		{"after unknown", storage.Query{AfterID: "unknown"}, page{}, storage.ErrNotFound},
 		{"before unknown", storage.Query{BeforeID: "unknown"}, page{}, storage.ErrNotFound},
 		{"after id of other owner", storage.Query{AfterID: "other0"}, page{}, storage.ErrNotFound},
