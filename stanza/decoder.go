@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // Default limits; see Limits.
@@ -16,12 +17,18 @@ const (
 )
 
 // Buffer sizes. The buffer starts small, grows with the element being read
-// up to the stanza limit, and shrinks back once idle, so that idle
-// connections cost little memory.
+// up to the stanza limit, and is given back once it holds no input, so
+// that an idle connection holds no buffer: while the decoder waits for
+// input with nothing buffered, it reads into its small peek array, and
+// takes a buffer from a pool only when bytes arrive.
 const (
-	minBufSize  = 4 << 10
-	idleBufSize = 64 << 10
+	minBufSize = 4 << 10
+	peekSize   = 128
 )
+
+// bufPool holds the decoders' minBufSize buffers; larger ones, grown for a
+// large stanza, are dropped when released.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, minBufSize); return &b }}
 
 // maxEmptyReads is how many consecutive (0, nil) reads are tolerated before
 // io.ErrNoProgress.
@@ -48,6 +55,8 @@ type Decoder struct {
 	lim Limits
 
 	buf        []byte
+	pooled     *[]byte // the bufPool entry buf came from, or nil
+	peek       [peekSize]byte
 	rpos, wpos int   // unconsumed input is buf[rpos:wpos]
 	offset     int64 // input offset of buf[rpos]
 	rerr       error // read error held back until buffered bytes are used
@@ -128,12 +137,17 @@ func (d *Decoder) consume(n int) {
 	}
 }
 
-// shrink drops a buffer grown for a large stanza once it holds no input.
+// shrink gives the buffer back once it holds no input.
 func (d *Decoder) shrink() {
-	if d.rpos == d.wpos && cap(d.buf) > idleBufSize {
-		d.buf = nil
-		d.rpos, d.wpos = 0, 0
+	if d.rpos != d.wpos || d.buf == nil {
+		return
 	}
+	if d.pooled != nil {
+		bufPool.Put(d.pooled)
+		d.pooled = nil
+	}
+	d.buf = nil
+	d.rpos, d.wpos = 0, 0
 }
 
 // fill reads more input into the buffer. It returns the error of the
@@ -148,6 +162,11 @@ func (d *Decoder) fill() error {
 		d.wpos = copy(d.buf, d.buf[d.rpos:d.wpos])
 		d.rpos = 0
 	}
+	if d.wpos == 0 {
+		// Nothing buffered: wait for input without holding a buffer.
+		d.shrink()
+		return d.read(d.peek[:])
+	}
 	if d.wpos == len(d.buf) {
 		// The scanner fails an element before it exceeds the limit, so
 		// the buffer never needs more than the limit plus one byte.
@@ -157,12 +176,27 @@ func (d *Decoder) fill() error {
 		}
 		nb := make([]byte, size)
 		copy(nb, d.buf[:d.wpos])
+		if d.pooled != nil {
+			bufPool.Put(d.pooled)
+			d.pooled = nil
+		}
 		d.buf = nb
 	}
+	return d.read(d.buf[d.wpos:])
+}
+
+// read reads into p, which is d.peek (with nothing buffered) or the free
+// end of d.buf, and appends what it read to the buffer.
+func (d *Decoder) read(p []byte) error {
 	for range maxEmptyReads {
-		n, err := d.r.Read(d.buf[d.wpos:])
-		d.wpos += n
+		n, err := d.r.Read(p)
 		if n > 0 {
+			if &p[0] == &d.peek[0] {
+				d.pooled = bufPool.Get().(*[]byte)
+				d.buf = *d.pooled
+				copy(d.buf, p[:n])
+			}
+			d.wpos += n
 			d.rerr = err
 			return nil
 		}
@@ -534,6 +568,7 @@ func (d *Decoder) Next() (*Element, error) {
 		return nil, d.fail(err)
 	}
 	d.consume(n)
+	d.shrink() // e shares no bytes with the buffer
 	d.declOK = !d.stream // each standalone document may start with a declaration
 	return e, nil
 }

@@ -767,3 +767,34 @@ func TestInputOffset(t *testing.T) {
 		}
 	}
 }
+
+// TestDecoderIdleHoldsNoBuffer: once an element is read and nothing more is
+// buffered, the decoder gives its buffer back, and it waits for the next
+// input in its peek array, so an idle connection holds no buffer.
+func TestDecoderIdleHoldsNoBuffer(t *testing.T) {
+	pr, pw := io.Pipe()
+	d := NewDecoder(pr, Limits{})
+	go pw.Write([]byte(testHeader + "<message><body>one</body></message>"))
+	if _, err := d.StreamStart(); err != nil {
+		t.Fatal(err)
+	}
+	el, err := d.Next()
+	if err != nil || el.ChildText("", "body") != "one" {
+		t.Fatalf("Next = %v, %v", el, err)
+	}
+	if d.buf != nil || d.pooled != nil {
+		t.Fatalf("idle decoder holds a %d-byte buffer", cap(d.buf))
+	}
+	// Input larger than the peek array, arriving while idle.
+	big := "<message><body>" + strings.Repeat("x", 3*peekSize) + "</body></message>"
+	go pw.Write([]byte(big + "<iq type='get' id='1'/>"))
+	if el, err = d.Next(); err != nil || len(el.ChildText("", "body")) != 3*peekSize {
+		t.Fatalf("Next = %v, %v", el, err)
+	}
+	if el, err = d.Next(); err != nil || el.Get("id") != "1" {
+		t.Fatalf("Next = %v, %v", el, err)
+	}
+	if d.buf != nil {
+		t.Fatalf("idle decoder holds a %d-byte buffer", cap(d.buf))
+	}
+}
