@@ -171,11 +171,11 @@ func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	go c.writeLoop()
+	c.startWriters()
 	err = readLoop(c, h)
 	h.Closed(err)
 	c.Close(err)
-	<-c.writerDone
+	<-c.drained
 	nc.Close()
 }
 

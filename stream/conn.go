@@ -44,13 +44,20 @@ type Conn struct {
 	trace   *slog.Logger // nil: not traced
 
 	// Output side, guarded by mu. Lock order: mu is a leaf lock.
+	//
+	// No goroutine writes while the queue is empty: the first stanza
+	// queued starts a writer, which returns once it has drained the
+	// queue, so an idle session holds no write goroutine and no stack.
 	mu          sync.Mutex
 	queue       [][]byte
 	queuedBytes int
 	maxQueue    int
-	closing     bool // no more Send accepted
-	wake        chan struct{}
-	writerDone  chan struct{}
+	started     bool          // writers may run (after negotiation)
+	writing     bool          // a writer goroutine is running
+	closing     bool          // no more Send accepted
+	broken      bool          // a write failed: nothing more is written
+	drained     chan struct{} // closed once closing and nothing is left to write
+	drainOnce   sync.Once
 	closeOnce   sync.Once
 	writeTimout time.Duration
 }
@@ -62,8 +69,7 @@ func newConn(nc net.Conn, lim stanza.Limits, maxQueue int, writeTimeout time.Dur
 		ns:          stanza.NSClient,
 		addr:        hostOf(nc.RemoteAddr()),
 		maxQueue:    maxQueue,
-		wake:        make(chan struct{}, 1),
-		writerDone:  make(chan struct{}),
+		drained:     make(chan struct{}),
 		writeTimout: writeTimeout,
 	}
 }
@@ -116,46 +122,73 @@ func (c *Conn) SendBytes(b []byte) bool {
 	}
 	c.queue = append(c.queue, b)
 	c.queuedBytes += len(b)
-	kind := c.countOut(b) // before the write loop can deliver b
+	kind := c.countOut(b) // before a writer can deliver b
+	c.startWriterLocked()
 	c.mu.Unlock()
 	c.traceOut(kind, b)
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
 	return true
+}
+
+// startWriters lets writers run: before it (during negotiation) the
+// negotiation goroutine writes itself and queued stanzas wait.
+func (c *Conn) startWriters() {
+	c.mu.Lock()
+	c.started = true
+	c.startWriterLocked()
+	c.mu.Unlock()
+}
+
+// startWriterLocked starts a writer when there is something to write and
+// none runs. Caller holds c.mu.
+func (c *Conn) startWriterLocked() {
+	if !c.started || c.writing {
+		return
+	}
+	if c.broken || len(c.queue) == 0 {
+		if c.closing {
+			c.drainOnce.Do(func() { close(c.drained) })
+		}
+		return
+	}
+	c.writing = true
+	go c.writeLoop()
 }
 
 // writeLoop drains the queue, writing each batch with one Write call
 // from a pooled buffer, so that an idle session holds no write buffer. It
-// returns when the stream is closing and the queue is drained, or on a
-// write error.
+// returns when the queue is empty (a later Send starts another) or on a
+// write error, after which nothing more is written.
 func (c *Conn) writeLoop() {
-	defer close(c.writerDone)
 	var batch [][]byte
 	for {
 		c.mu.Lock()
+		if len(c.queue) == 0 || c.broken {
+			c.writing = false
+			if c.closing {
+				c.drainOnce.Do(func() { close(c.drained) })
+			}
+			c.mu.Unlock()
+			return
+		}
 		batch, c.queue = c.queue, batch[:0]
 		queuedBytes := c.queuedBytes
 		c.queuedBytes = 0
-		closing := c.closing
 		c.mu.Unlock()
-		if c.metrics != nil && len(batch) > 0 {
+		if c.metrics != nil {
 			c.metrics.QueueBytes(queuedBytes)
 		}
-		if len(batch) > 0 {
-			if err := c.writeBatch(batch); err != nil {
-				c.nc.Close()
-				return
-			}
-			clear(batch)
-			continue // more may have arrived meanwhile
+		if err := c.writeBatch(batch); err != nil {
+			c.nc.Close()
+			c.mu.Lock()
+			c.broken = true
+			c.queue, c.queuedBytes = nil, 0
+			c.mu.Unlock()
+			continue // ends the loop
 		}
-		batch = nil // let an idle session drop the slice
-		if closing {
-			return
+		clear(batch)
+		if cap(batch) > 64 {
+			batch = nil // a burst's slice is not kept for the next one
 		}
-		<-c.wake
 	}
 }
 
@@ -197,14 +230,11 @@ func (c *Conn) Close(err error) {
 		c.mu.Lock()
 		c.queue = append(c.queue, tail)
 		c.closing = true
+		c.startWriterLocked() // once writers may run: see startWriters
 		c.mu.Unlock()
-		select {
-		case c.wake <- struct{}{}:
-		default:
-		}
 		go func() {
 			select {
-			case <-c.writerDone:
+			case <-c.drained:
 			case <-time.After(closeGrace):
 			}
 			// Give the peer a moment to send its closing tag, then cut.
