@@ -95,6 +95,21 @@ type Limits struct {
 	AuthFailuresPerIP  int `toml:"auth_failures_per_ip"` // failed logins per IP per auth_failure_window, default 10
 	AuthFailureWindow  int `toml:"auth_failure_window"`  // seconds, default 300
 	MaxAuthAttempts    int `toml:"max_auth_attempts"`    // failed SASL attempts per stream, default 3
+
+	// The keys below are preset before decoding, so 0 turns each off.
+	IdleTimeout      int `toml:"idle_timeout"`       // seconds of silence before a bound stream is pinged, default 300
+	PingTimeout      int `toml:"ping_timeout"`       // seconds a pinged stream has to answer, default 60
+	StanzaTimeout    int `toml:"stanza_timeout"`     // seconds more an incomplete element gets at the deadline, default 60
+	BytesPerSecond   int `toml:"bytes_per_second"`   // per connection, default 524288
+	BurstBytes       int `toml:"burst_bytes"`        // default 2097152
+	StanzasPerSecond int `toml:"stanzas_per_second"` // per connection, default 0 (off)
+	BurstStanzas     int `toml:"burst_stanzas"`      // default 0: one second's worth
+}
+
+// presetLimits sets the defaults of the limits for which 0 means off.
+func (l *Limits) presetLimits() {
+	l.IdleTimeout, l.PingTimeout, l.StanzaTimeout = 300, 60, 60
+	l.BytesPerSecond, l.BurstBytes = 512<<10, 2<<20
 }
 
 // Auth configures password storage.
@@ -120,6 +135,7 @@ type File struct {
 // SQLite, c2s on port 5222.
 func Default() *File {
 	f := &File{sections: map[string]toml.Primitive{}}
+	f.Limits.presetLimits()
 	f.applyDefaults()
 	return f
 }
@@ -200,6 +216,7 @@ func Load(path string) (*File, error) {
 // Parse parses a configuration from TOML text.
 func Parse(text string) (*File, error) {
 	f := &File{sections: map[string]toml.Primitive{}}
+	f.Limits.presetLimits()
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(text, &top)
 	if err != nil {
@@ -251,6 +268,13 @@ func (f *File) validate() error {
 	for _, h := range c.Hosts {
 		if h == "" || strings.ContainsAny(h, "@/ ") {
 			return fmt.Errorf("hosts: invalid domain %q", h)
+		}
+	}
+	l := c.Limits
+	for key, v := range map[string]int{"idle_timeout": l.IdleTimeout, "ping_timeout": l.PingTimeout, "stanza_timeout": l.StanzaTimeout,
+		"bytes_per_second": l.BytesPerSecond, "burst_bytes": l.BurstBytes, "stanzas_per_second": l.StanzasPerSecond, "burst_stanzas": l.BurstStanzas} {
+		if v < 0 {
+			return fmt.Errorf("limits.%s: must not be negative (0 turns it off)", key)
 		}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {

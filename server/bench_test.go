@@ -11,7 +11,7 @@ import (
 // TLS read, parse, route to a local full JID, encode, TLS write, with the
 // sending and receiving clients in the same process.
 func BenchmarkLocalChat(b *testing.B) {
-	srv := xmpptest.NewServer(b, "")
+	srv := xmpptest.NewServer(b, "[limits]\nbytes_per_second = 0") // measure the server, not its shaper
 	srv.AddUser(b, "alice", "pw-alice-1")
 	srv.AddUser(b, "bob", "pw-bob-123")
 	alice := srv.LoginAvailable(b, "alice", "pw-alice-1", "laptop")

@@ -617,7 +617,7 @@ func TestLimits(t *testing.T) {
 	t.Parallel()
 	// Archiving and offline storage are off: these tests are about the
 	// stream's limits, and a flood of storage writes would measure SQLite.
-	srv := xmpptest.NewServer(t, "[limits]\nmax_stanza_size = 8192\nmax_queue_size = 65536\nnegotiation_timeout = 1\n[mam]\ndefault = \"never\"\n[offline]\nmax_messages = 0")
+	srv := xmpptest.NewServer(t, "[limits]\nmax_stanza_size = 8192\nmax_queue_size = 65536\nnegotiation_timeout = 1\nbytes_per_second = 0\n[mam]\ndefault = \"never\"\n[offline]\nmax_messages = 0")
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
 		srv.AddUser(t, u, "correct horse")
 	}

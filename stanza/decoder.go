@@ -125,6 +125,10 @@ func (d *Decoder) restart() {
 // read as if they came through TLS.
 func (d *Decoder) Buffered() int { return d.wpos - d.rpos }
 
+// Partial reports whether part of an element has been read: the stream
+// is in the middle of sending something.
+func (d *Decoder) Partial() bool { return d.inElem || d.wpos > d.rpos }
+
 // InputOffset returns the number of bytes consumed so far (for limits and
 // metrics): the end of the last element, header or white space read.
 func (d *Decoder) InputOffset() int64 { return d.offset }

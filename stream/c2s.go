@@ -108,6 +108,9 @@ type C2SConfig struct {
 	NegotiationTimeout time.Duration
 	// WriteTimeout bounds one flush to the peer (default 30s).
 	WriteTimeout time.Duration
+	// Liveness watches bound streams: idle pings, stalled elements,
+	// per-connection rates. The zero value watches nothing.
+	Liveness Liveness
 	// MaxAuthAttempts is the number of failed SASL attempts allowed on one
 	// stream before it is closed (default 3).
 	MaxAuthAttempts int
@@ -172,7 +175,7 @@ func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
 	}
 	nc.SetDeadline(time.Time{})
 	c.startWriters()
-	err = readLoop(c, h)
+	err = readLoop(c, newReader(c, cfg.Liveness), h)
 	h.Closed(err)
 	c.Close(err)
 	<-c.drained
@@ -181,9 +184,9 @@ func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
 
 // readLoop hands stanzas to h until the stream ends; it returns nil for a
 // clean close.
-func readLoop(c *Conn, h SessionHandler) error {
+func readLoop(c *Conn, r *reader, h SessionHandler) error {
 	for {
-		el, err := c.dec.Next()
+		el, err := r.next()
 		if err != nil {
 			if errors.Is(err, stanza.ErrStreamEnd) {
 				return nil

@@ -1,0 +1,151 @@
+package stream
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"hearth/stanza"
+)
+
+// NSPing is XEP-0199's namespace, used to probe idle streams.
+const NSPing = "urn:xmpp:ping"
+
+// Liveness configures how a bound stream's reading is watched (zero
+// values disable each part). The stream reads with a deadline:
+//
+//   - IdleTimeout after the last element read with nothing partly
+//     received, the server sends an XEP-0199 ping; any input answers it.
+//     PingTimeout later, a stream still silent ends with connection-timeout.
+//   - An element still incomplete when the deadline passes gets
+//     StanzaTimeout more; still incomplete then (a slowloris sender), the
+//     stream ends with policy-violation.
+//
+// The rates bound what one connection may send, as token buckets: bytes
+// and stanzas per second with bursts. A connection over its budget is not
+// read until the bucket refills, which slows the sender through TCP
+// without dropping anything.
+type Liveness struct {
+	IdleTimeout   time.Duration
+	PingTimeout   time.Duration
+	StanzaTimeout time.Duration
+
+	BytesPerSecond   int
+	BurstBytes       int
+	StanzasPerSecond int
+	BurstStanzas     int
+}
+
+// reader reads a bound stream's elements under a Liveness.
+type reader struct {
+	c   *Conn
+	cfg Liveness
+
+	pinged bool // a ping was sent since the last element
+	grace  bool // the incomplete element got its StanzaTimeout
+
+	bytes, stanzas bucket
+	lastOffset     int64
+	now            func() time.Time
+	sleep          func(time.Duration)
+}
+
+func newReader(c *Conn, cfg Liveness) *reader {
+	r := &reader{c: c, cfg: cfg, now: time.Now, sleep: time.Sleep}
+	r.bytes = newBucket(cfg.BytesPerSecond, cfg.BurstBytes)
+	r.stanzas = newBucket(cfg.StanzasPerSecond, cfg.BurstStanzas)
+	r.lastOffset = c.dec.InputOffset()
+	return r
+}
+
+// next returns the next element of the stream, pinging an idle peer and
+// ending a silent or stalled one with a stream error.
+func (r *reader) next() (*stanza.Element, error) {
+	for {
+		if d := r.wait(); d > 0 {
+			r.c.nc.SetReadDeadline(r.now().Add(d))
+		}
+		el, err := r.c.dec.Next()
+		if err == nil {
+			r.pinged, r.grace = false, false
+			r.throttle()
+			return el, nil
+		}
+		if r.cfg.IdleTimeout <= 0 || !isTimeout(err) {
+			return nil, err
+		}
+		switch {
+		case r.c.dec.Partial():
+			if r.grace || r.cfg.StanzaTimeout <= 0 {
+				return nil, &stanza.StreamError{Condition: "policy-violation", Text: "element not completed in time"}
+			}
+			r.grace = true
+		case r.pinged:
+			return nil, &stanza.StreamError{Condition: "connection-timeout", Text: "no answer to a ping"}
+		default:
+			r.pinged = true
+			r.c.Send(stanza.New(stanza.NSClient, "iq", "type", stanza.Get, "id", "idle-"+newID(), "from", r.c.domain, "to", r.c.jid.String()).
+				Append(stanza.New(NSPing, "ping")))
+		}
+	}
+}
+
+// wait returns the read deadline to set from now (0: none).
+func (r *reader) wait() time.Duration {
+	switch {
+	case r.cfg.IdleTimeout <= 0:
+		return 0
+	case r.grace:
+		return r.cfg.StanzaTimeout
+	case r.pinged:
+		return r.cfg.PingTimeout
+	}
+	return r.cfg.IdleTimeout
+}
+
+// throttle takes the element just read from the buckets and waits while
+// either is empty.
+func (r *reader) throttle() {
+	off := r.c.dec.InputOffset()
+	n := off - r.lastOffset
+	r.lastOffset = off
+	now := r.now()
+	if d := max(r.bytes.take(float64(n), now), r.stanzas.take(1, now)); d > 0 {
+		r.sleep(d)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// bucket is a token bucket; a zero rate never limits.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newBucket(rate, burst int) bucket {
+	if burst < rate {
+		burst = rate
+	}
+	return bucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
+}
+
+// take removes n tokens at time now and returns how long to wait until
+// the bucket is no longer in debt.
+func (b *bucket) take(n float64, now time.Time) time.Duration {
+	if b.rate <= 0 {
+		return 0
+	}
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	b.tokens -= n
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens / b.rate * float64(time.Second))
+}
