@@ -95,6 +95,9 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 		return nil, jid.JID{}, &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "invalid resource"}
 	}
 	s := &Session{r: vh.r, vh: vh, conn: c, jid: full}
+	if l := c.Login(); l != nil {
+		s.client = l.AgentID
+	}
 	r := vh.r
 	r.mu.Lock()
 	res := r.accounts[bare]
@@ -123,9 +126,10 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 // attached to. With stream management (XEP-0198) a session outlives its
 // connection: it hibernates until resumed on another one, or ends.
 type Session struct {
-	r   *Router
-	vh  *VHost
-	jid jid.JID
+	r      *Router
+	vh     *VHost
+	jid    jid.JID
+	client string // XEP-0388 user-agent id, "" when unknown
 
 	mu       sync.Mutex
 	conn     *stream.Conn // nil while hibernating or ended
@@ -144,7 +148,10 @@ type Session struct {
 	values module.Values
 }
 
-var _ module.Session = (*Session)(nil)
+var (
+	_ module.Session       = (*Session)(nil)
+	_ module.ClientSession = (*Session)(nil)
+)
 
 // JID implements module.Session.
 func (s *Session) JID() jid.JID { return s.jid }

@@ -312,11 +312,16 @@ type negotiation struct {
 	header   bool // our stream header has been sent
 	bare     jid.JID
 	failures int
+	// noRestart: SASL2 succeeded without binding, and the features
+	// follow without a stream restart (XEP-0388 §2.6.1).
+	noRestart bool
 }
 
 func (n *negotiation) run(ctx context.Context) (SessionHandler, error) {
 	for {
-		if err := n.open(); err != nil {
+		if n.noRestart {
+			n.noRestart = false
+		} else if err := n.open(); err != nil {
 			return nil, err
 		}
 		switch {
@@ -325,8 +330,8 @@ func (n *negotiation) run(ctx context.Context) (SessionHandler, error) {
 				return nil, err
 			}
 		case n.bare.IsZero():
-			if err := n.authenticate(ctx); err != nil {
-				return nil, err
+			if h, err := n.authenticate(ctx); err != nil || h != nil {
+				return h, err
 			}
 		default:
 			return n.bind(ctx)
@@ -536,12 +541,7 @@ func (n *negotiation) bind(ctx context.Context) (SessionHandler, error) {
 			n.send(stanza.ErrorReply(el, stanza.NewError("not-allowed")))
 			continue
 		}
-		if n.cfg.Trace != nil && n.c.trace == nil {
-			// Before Bind: once bound, other goroutines send to c.
-			if l := n.cfg.Trace(n.bare); l != nil {
-				n.c.trace = l.With("stream", n.c.id)
-			}
-		}
+		n.startTrace(n.bare)
 		h, full, err := n.host.Bind(ctx, n.c, n.bare, payload.ChildText(NSBind, "resource"))
 		if err != nil {
 			var se *stanza.Error
@@ -561,6 +561,16 @@ func (n *negotiation) bind(ctx context.Context) (SessionHandler, error) {
 			return nil, err
 		}
 		return h, nil
+	}
+}
+
+// startTrace sets up tracing of bare's stanzas when configured. It must
+// run before binding: once bound, other goroutines send to the stream.
+func (n *negotiation) startTrace(bare jid.JID) {
+	if n.cfg.Trace != nil && n.c.trace == nil {
+		if l := n.cfg.Trace(bare); l != nil {
+			n.c.trace = l.With("stream", n.c.id)
+		}
 	}
 }
 

@@ -37,7 +37,8 @@ type Conn struct {
 	secure   bool
 	addr     string
 
-	jid jid.JID
+	jid   jid.JID
+	login *Login // SASL2 only; set before binding
 
 	// Set before the stream is bound, then read-only.
 	metrics Metrics      // nil: not counted
