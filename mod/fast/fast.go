@@ -253,7 +253,7 @@ func (k *keeper) LoggedIn(ctx context.Context, l module.Login) (*module.Token, e
 			return !t.Used && subtle.ConstantTimeCompare(t.Key, l.TokenKey) != 1
 		})
 		secret := newSecret()
-		out = &module.Token{Secret: secret, Expiry: now.Add(time.Duration(k.cfg.TokenLifetime) * time.Second).Truncate(time.Second)}
+		out = &module.Token{Secret: secret, Expiry: now.Add(time.Duration(k.cfg.TokenLifetime) * time.Second)}
 		r.Tokens = append(r.Tokens, token{Mechanism: issue, Key: sasl.TokenKey(secret), Expiry: out.Expiry})
 		if len(r.Tokens) > maxTokens {
 			slices.SortFunc(r.Tokens, func(a, b token) int { return a.Expiry.Compare(b.Expiry) })
