@@ -321,3 +321,28 @@ func TestSCRAMUpgrade(t *testing.T) {
 	res = authSCRAM2(t, c2, "SCRAM-SHA-1", newSCRAM(t, "SCRAM-SHA-1", "legacy", "old password").NewConversation(), upgrade)
 	wantSuccess(t, res.el)
 }
+
+// TestPasswordChangeRevokesTokens changes the password from one session:
+// the other clients' tokens stop working and their sessions end, while
+// the changing session goes on.
+func TestPasswordChangeRevokesTokens(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "correct horse")
+	const agent, mech = "agent-password", "HT-SHA-256-NONE"
+	token, phone := requestToken(t, srv, "alice", "correct horse", agent, mech)
+	desktop := srv.Login(t, "alice", "correct horse", "desktop")
+	r := desktop.IQ("<iq type='set' id='pw'><query xmlns='jabber:iq:register'><username>alice</username><password>new horse staple</password></query></iq>")
+	if r.Get("type") != "result" {
+		t.Fatalf("password change: %s", r)
+	}
+	els := phone.ReadToStreamEnd(xmpptest.Timeout)
+	if len(els) == 0 || els[len(els)-1].Child("", "not-authorized") == nil {
+		t.Errorf("other session not closed: %v", els)
+	}
+	el, _ := fastLogin(t, srv, "alice", token, agent, mech, noCB, "", "")
+	wantFailure(t, el, "not-authorized")
+	if r := desktop.IQ("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>"); r.Get("type") != "result" {
+		t.Errorf("the changing session was closed: %s", r)
+	}
+}

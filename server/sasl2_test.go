@@ -434,4 +434,3 @@ func exporterOf(t *testing.T, c *xmpptest.Conn) []byte {
 	}
 	return data
 }
-

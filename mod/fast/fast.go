@@ -50,6 +50,11 @@ type Config struct {
 	// MaxClients bounds the clients remembered per account (default 100);
 	// beyond it the least recently seen are forgotten, tokens and all.
 	MaxClients int `toml:"max_clients"`
+	// PasswordChangeRevokes makes a password change revoke the FAST
+	// tokens of every other client of the account and end its other
+	// sessions (default true): whoever learnt the old password or took a
+	// device is locked out.
+	PasswordChangeRevokes bool `toml:"password_change_revokes"`
 }
 
 // Defaults of Config.
@@ -72,10 +77,11 @@ const tokenBytes = 72
 // Module issues FAST tokens (module.Clients) and answers XEP-0494 client
 // listing and revocation requests of an account's own sessions.
 var Module = module.New("fast", Config{
-	TokenLifetime:   DefaultTokenLifetime,
-	RotateBefore:    DefaultRotateBefore,
-	ClientRetention: DefaultClientRetention,
-	MaxClients:      DefaultMaxClients,
+	TokenLifetime:         DefaultTokenLifetime,
+	RotateBefore:          DefaultRotateBefore,
+	ClientRetention:       DefaultClientRetention,
+	MaxClients:            DefaultMaxClients,
+	PasswordChangeRevokes: true,
 }, start).WithSection("fast")
 
 func start(h *module.Host, cfg Config) error {
@@ -90,6 +96,9 @@ func start(h *module.Host, cfg Config) error {
 	h.AddFeature(module.AccountTarget, NSCAM)
 	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NSCAM, "list"), k.list)
 	h.HandleIQ(module.AccountTarget, stanza.Set, module.Name(NSCAM, "revoke"), k.revoke)
+	if cfg.PasswordChangeRevokes {
+		h.OnPasswordChanged(k.passwordChanged)
+	}
 	return nil
 }
 
@@ -311,4 +320,31 @@ func newSecret() string {
 	b := make([]byte, tokenBytes)
 	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// passwordChanged revokes the tokens of every client of user but the one
+// whose session by changed the password, and ends the other sessions.
+func (k *keeper) passwordChanged(ctx context.Context, user jid.JID, by module.Session) {
+	keep := ""
+	if cs, ok := by.(module.ClientSession); ok && cs.ClientID() != "" {
+		keep = ClientID(cs.ClientID())
+	}
+	owner := user.Bare().String()
+	k.mu.Lock()
+	entries, err := k.m.All(ctx, owner)
+	for _, e := range entries {
+		if err != nil || e.Key == keep {
+			continue
+		}
+		err = k.m.Delete(ctx, owner, e.Key)
+	}
+	k.mu.Unlock()
+	if err != nil {
+		k.h.Logger().Error("revoking tokens after a password change failed", "user", owner, "err", err)
+	}
+	for _, s := range k.h.Sessions(user.Bare()) {
+		if by == nil || s.JID() != by.JID() {
+			s.Close(&stanza.StreamError{Condition: "not-authorized", Text: "the password was changed"})
+		}
+	}
 }
