@@ -315,6 +315,8 @@ type negotiation struct {
 	// noRestart: SASL2 succeeded without binding, and the features
 	// follow without a stream restart (XEP-0388 §2.6.1).
 	noRestart bool
+	// peerFrom is the 'from' of the client's stream header, "" if none.
+	peerFrom string
 }
 
 func (n *negotiation) run(ctx context.Context) (SessionHandler, error) {
@@ -349,6 +351,7 @@ func (n *negotiation) open() error {
 		return err
 	}
 	n.c.id = newID()
+	n.peerFrom = h.From
 	n.c.lang = h.Lang
 	n.c.peerLang = h.Lang
 	if n.c.lang == "" {

@@ -1,6 +1,7 @@
 // Package stream runs XML streams (RFC 6120 §4): one connection's read
 // loop, its bounded output queue and write loop, and the negotiation of
-// client streams (STARTTLS, SASL, resource binding). It knows nothing of
+// client streams (STARTTLS, SASL in the RFC 6120 and XEP-0388 profiles,
+// resource binding, XEP-0386 Bind 2). It knows nothing of
 // routing: after binding it hands every stanza to the SessionHandler the
 // Binder returned.
 package stream

@@ -246,8 +246,16 @@ func (n *negotiation) authenticate2(ctx context.Context, o *authOffer, req *sasl
 		return nil, &authError{neg.Username(), &sasl.Failure{Condition: sasl.CondNotAuthorized}}
 	}
 	if a := neg.AuthzID(); a != "" {
-		if aj, err := jid.Parse(a); err != nil || aj != bare {
+		aj, err := jid.Parse(a)
+		if err != nil || aj != bare {
 			return nil, &authError{neg.Username(), &sasl.Failure{Condition: "invalid-authzid"}}
+		}
+		// XEP-0388 §3.4: a non-empty authorization identity must match
+		// the stream's 'from', when there is one.
+		if n.peerFrom != "" {
+			if fj, err := jid.Parse(n.peerFrom); err != nil || fj.Bare() != aj {
+				return nil, &authError{neg.Username(), &sasl.Failure{Condition: "invalid-authzid"}}
+			}
 		}
 	}
 	login.JID = bare
