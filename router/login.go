@@ -50,24 +50,28 @@ func (vh *VHost) Bind2Features() []string {
 // client listed them; their outcome is returned for <bound/>.
 func (vh *VHost) Bind2(ctx context.Context, c *stream.Conn, bare jid.JID, req *stanza.Element) (stream.SessionHandler, jid.JID, []*stanza.Element, error) {
 	resource := bind2Resource(req.ChildText(stream.NSBind2, "tag"), bare, c.Login())
-	h, full, err := vh.Bind(ctx, c, bare, resource)
-	if err != nil {
-		return nil, jid.JID{}, nil, err
-	}
-	s := h.(*connHandler).s
 	var bound []*stanza.Element
-	for _, el := range req.Elements() {
-		switch {
-		case el.Name.Space == NSSM && el.Name.Local == "enable":
-			bound = append(bound, s.enableSMElement(el.Get("resume") == "true" || el.Get("resume") == "1"))
-		case el.Name.Space == NSCSI && el.Name.Local == "inactive":
-			s.handleCSI(el)
-		case el.Name.Space == NSCarbons && el.Name.Local == "enable":
-			if fn, ok := vh.inlineIQ(NSCarbons); ok {
-				iq := stanza.New(stanza.NSClient, "iq", "type", stanza.Set, "from", full.String()).Append(el)
-				fn(ctx, module.IQRequest{Stanza: iq, Payload: el, From: full, To: bare, Session: s})
+	// Inline features take effect before the session enters the table:
+	// with stream management, <enabled/> goes out in <success/>, before
+	// anything the session is sent, which must all be counted.
+	setup := func(s *Session) {
+		for _, el := range req.Elements() {
+			switch {
+			case el.Name.Space == NSSM && el.Name.Local == "enable":
+				bound = append(bound, s.enableSMElement(el.Get("resume") == "true" || el.Get("resume") == "1"))
+			case el.Name.Space == NSCSI && el.Name.Local == "inactive":
+				s.handleCSI(el)
+			case el.Name.Space == NSCarbons && el.Name.Local == "enable":
+				if fn, ok := vh.inlineIQ(NSCarbons); ok {
+					iq := stanza.New(stanza.NSClient, "iq", "type", stanza.Set, "from", s.jid.String()).Append(el)
+					fn(ctx, module.IQRequest{Stanza: iq, Payload: el, From: s.jid, To: bare, Session: s})
+				}
 			}
 		}
+	}
+	h, full, err := vh.bind(ctx, c, bare, resource, setup)
+	if err != nil {
+		return nil, jid.JID{}, nil, err
 	}
 	return h, full, bound, nil
 }

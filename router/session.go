@@ -87,6 +87,12 @@ func (vh *VHost) PreAuthIQ(ctx context.Context, c *stream.Conn, iq *stanza.Eleme
 // newest session wins and the old one is closed with <conflict/> (RFC 6120
 // §7.7.2.2, "override").
 func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resource string) (stream.SessionHandler, jid.JID, error) {
+	return vh.bind(ctx, c, bare, resource, nil)
+}
+
+// bind is Bind; setup, when not nil, prepares the new session before it
+// enters the table, so that nothing is sent to it before.
+func (vh *VHost) bind(ctx context.Context, c *stream.Conn, bare jid.JID, resource string, setup func(*Session)) (stream.SessionHandler, jid.JID, error) {
 	if resource == "" {
 		resource = newID()
 	}
@@ -97,6 +103,9 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 	s := &Session{r: vh.r, vh: vh, conn: c, jid: full}
 	if l := c.Login(); l != nil {
 		s.client = l.AgentID
+	}
+	if setup != nil {
+		setup(s)
 	}
 	r := vh.r
 	r.mu.Lock()
