@@ -348,3 +348,20 @@ func (k *keeper) passwordChanged(ctx context.Context, user jid.JID, by module.Se
 		}
 	}
 }
+
+// RevokeAll forgets every client of the account owner (a bare JID), FAST
+// tokens and all, in st directly: for tools that change a password with
+// the server stopped or elsewhere (hearth passwd).
+func RevokeAll(ctx context.Context, st storage.Store, owner string) error {
+	m := st.Map(MapName)
+	entries, err := m.All(ctx, owner)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := m.Delete(ctx, owner, e.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}

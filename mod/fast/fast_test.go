@@ -98,3 +98,18 @@ func isFailure(err error) bool {
 	var f *sasl.Failure
 	return errors.As(err, &f)
 }
+
+func TestRevokeAll(t *testing.T) {
+	ctx := context.Background()
+	k, _ := newKeeper(t, nil)
+	tok, err := k.LoggedIn(ctx, module.Login{User: alice, Mechanism: "PLAIN", AgentID: "a", RequestToken: sasl.HTNone})
+	if err != nil || tok == nil {
+		t.Fatal(tok, err)
+	}
+	if err := RevokeAll(ctx, k.h.Store(), alice.String()); err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := k.TokenKeys(ctx, alice, "a", sasl.HTNone); len(keys) != 0 {
+		t.Errorf("token survived RevokeAll")
+	}
+}
