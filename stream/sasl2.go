@@ -262,7 +262,6 @@ func (n *negotiation) authenticate2(ctx context.Context, o *authOffer, req *sasl
 	if tn, ok := neg.(sasl.TokenNegotiator); ok {
 		login.TokenKey = tn.MatchedKey()
 	}
-	n.authFinished(req.mech.Name, neg.Username(), nil)
 	// Upgrade tasks come last of all tasks (XEP-0480), and only after a
 	// proof of the password itself.
 	if req.upgrade && strings.HasPrefix(req.mech.Name, "SCRAM-") {
@@ -302,6 +301,7 @@ func (n *negotiation) sasl2Success(ctx context.Context, o *authOffer, req *sasl2
 			return nil, &authError{bare.Local(), f}
 		}
 	}
+	n.authFinished(req.mech.Name, bare.Local(), nil)
 	n.c.login = login
 	n.startTrace(bare)
 	success := stanza.New(NSSASL2, "success")
