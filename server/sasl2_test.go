@@ -437,3 +437,68 @@ func exporterOf(t *testing.T, c *xmpptest.Conn) []byte {
 	}
 	return data
 }
+
+// TestSASL2RequestChecks refuses, before any exchange, what the request
+// itself gets wrong.
+func TestSASL2RequestChecks(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "correct horse")
+	plain := "<initial-response>" + base64.StdEncoding.EncodeToString([]byte("\x00alice\x00correct horse")) + "</initial-response>"
+	for _, tc := range []struct{ name, xml, want string }{
+		{"unknown upgrade", "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'>" + plain +
+			"<upgrade xmlns='urn:xmpp:sasl:upgrade:0'>UPGR-SCRAM-SHA-512</upgrade></authenticate>", "invalid-mechanism"},
+		{"token mechanism not offered", "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'>" + plain + userAgent("a") +
+			"<request-token xmlns='urn:xmpp:fast:0' mechanism='HT-SHA-256-UNIQ'/></authenticate>", "invalid-mechanism"},
+		{"token request without user-agent id", "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'>" + plain +
+			"<request-token xmlns='urn:xmpp:fast:0' mechanism='HT-SHA-256-NONE'/></authenticate>", "malformed-request"},
+		{"FAST without user-agent id", "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='HT-SHA-256-NONE'>" + plain +
+			"<fast xmlns='urn:xmpp:fast:0'/></authenticate>", "malformed-request"},
+		{"huge user-agent id", "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'>" + plain +
+			userAgent(strings.Repeat("x", 200)) + "</authenticate>", "malformed-request"},
+		{"bad count", "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='HT-SHA-256-NONE'>" + plain + userAgent("a") +
+			"<fast xmlns='urn:xmpp:fast:0' count='-1'/></authenticate>", "malformed-request"},
+		{"bad base64", "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>!!</initial-response></authenticate>", "incorrect-encoding"},
+		{"authzid of another account", "<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>" +
+			base64.StdEncoding.EncodeToString([]byte("bob@"+srv.Domain+"\x00alice\x00correct horse")) + "</initial-response></authenticate>", "invalid-authzid"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, _ := dialSASL2(t, srv)
+			c.Send(tc.xml)
+			wantFailure(t, c.Next(), tc.want)
+		})
+	}
+}
+
+// TestSASL2StreamFrom checks a non-empty authorization identity against
+// the 'from' of the stream header (XEP-0388 §3.4).
+func TestSASL2StreamFrom(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "correct horse")
+	for _, tc := range []struct{ from, want string }{
+		{"alice@" + srv.Domain, ""},
+		{"bob@" + srv.Domain, "invalid-authzid"},
+	} {
+		c := xmpptest.Dial(t, srv.C2S, srv.Domain, false)
+		c.OpenStream()
+		c.Send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+		c.Next()
+		if err := c.HandshakeTLS(nil); err != nil {
+			t.Fatal(err)
+		}
+		c.Send("<?xml version='1.0'?><stream:stream from='" + tc.from + "' to='" + srv.Domain +
+			"' version='1.0' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>")
+		c.ReadHeader()
+		c.Next() // features
+		c.Send("<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>" +
+			base64.StdEncoding.EncodeToString([]byte("alice@"+srv.Domain+"\x00alice\x00correct horse")) + "</initial-response></authenticate>")
+		el := c.Next()
+		if tc.want == "" {
+			wantSuccess(t, el)
+		} else {
+			wantFailure(t, el, tc.want)
+		}
+	}
+}
