@@ -8,7 +8,6 @@ import (
 	"hearth/xmpptest"
 )
 
-
 // TestLoginRoundTrips times, over STARTTLS on loopback, the three ways
 // to a session with stream management, counted in round trips after the
 // TLS stream's features: (a) RFC 6120 SCRAM, restart, bind and <enable/>:
