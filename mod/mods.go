@@ -7,6 +7,7 @@ import (
 	"hearth/mod/blocking"
 	"hearth/mod/carbons"
 	"hearth/mod/disco"
+	"hearth/mod/fast"
 	"hearth/mod/last"
 	"hearth/mod/mam"
 	"hearth/mod/offline"
@@ -35,6 +36,7 @@ func All() []*module.Definition {
 		carbons.Module,
 		mam.Module, // after roster, which it requires
 		push.Module,
+		fast.Module,
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

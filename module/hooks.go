@@ -76,3 +76,16 @@ func (r *Registry) RunSessionAvailable(ctx context.Context, s Session) {
 		h.fn.(func(context.Context, Session))(ctx, s)
 	}
 }
+
+// OnPasswordChanged runs fn after the password of the local account user
+// was changed by its session by (nil when changed otherwise).
+func (h *Host) OnPasswordChanged(fn func(ctx context.Context, user jid.JID, by Session)) {
+	h.addHook(hookPasswordChanged, fn)
+}
+
+// RunPasswordChanged runs the password-changed hooks in order.
+func (r *Registry) RunPasswordChanged(ctx context.Context, user jid.JID, by Session) {
+	for _, h := range r.hooks[hookPasswordChanged] {
+		h.fn.(func(context.Context, jid.JID, Session))(ctx, user, by)
+	}
+}

@@ -14,6 +14,9 @@ var hookOrder = map[hookName][]string{
 	// so it comes before offline storage, which does.
 	hookUndelivered: {"push", "offline"},
 	hookUserDeleted: {"presence", "roster", "last", "mam"},
+	// A password change: FAST tokens of the other clients go, and their
+	// sessions end.
+	hookPasswordChanged: {"fast"},
 	// Stanzas from local sessions: blocking refuses before anything is
 	// archived; the archive stamps before carbons copy.
 	hookInbound: {"blocking", "mam", "carbons"},
@@ -31,10 +34,11 @@ var hookOrder = map[hookName][]string{
 type hookName string
 
 const (
-	hookSessionBound  hookName = "session-bound"
-	hookSessionClosed hookName = "session-closed"
-	hookUndelivered   hookName = "undelivered"
-	hookUserDeleted   hookName = "user-deleted"
+	hookSessionBound    hookName = "session-bound"
+	hookSessionClosed   hookName = "session-closed"
+	hookUndelivered     hookName = "undelivered"
+	hookUserDeleted     hookName = "user-deleted"
+	hookPasswordChanged hookName = "password-changed"
 
 	hookInbound          hookName = "inbound"
 	hookDeliver          hookName = "deliver"

@@ -72,6 +72,7 @@ type Registry struct {
 	streamF  []*stanza.Element
 	services []Service
 	caps     string
+	clients  *entry[Clients]
 }
 
 type entry[F any] struct {

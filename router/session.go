@@ -87,6 +87,12 @@ func (vh *VHost) PreAuthIQ(ctx context.Context, c *stream.Conn, iq *stanza.Eleme
 // newest session wins and the old one is closed with <conflict/> (RFC 6120
 // §7.7.2.2, "override").
 func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resource string) (stream.SessionHandler, jid.JID, error) {
+	return vh.bind(ctx, c, bare, resource, nil)
+}
+
+// bind is Bind; setup, when not nil, prepares the new session before it
+// enters the table, so that nothing is sent to it before.
+func (vh *VHost) bind(ctx context.Context, c *stream.Conn, bare jid.JID, resource string, setup func(*Session)) (stream.SessionHandler, jid.JID, error) {
 	if resource == "" {
 		resource = newID()
 	}
@@ -95,6 +101,12 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 		return nil, jid.JID{}, &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "invalid resource"}
 	}
 	s := &Session{r: vh.r, vh: vh, conn: c, jid: full}
+	if l := c.Login(); l != nil {
+		s.client = l.AgentID
+	}
+	if setup != nil {
+		setup(s)
+	}
 	r := vh.r
 	r.mu.Lock()
 	res := r.accounts[bare]
@@ -123,9 +135,10 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 // attached to. With stream management (XEP-0198) a session outlives its
 // connection: it hibernates until resumed on another one, or ends.
 type Session struct {
-	r   *Router
-	vh  *VHost
-	jid jid.JID
+	r      *Router
+	vh     *VHost
+	jid    jid.JID
+	client string // XEP-0388 user-agent id, "" when unknown
 
 	mu       sync.Mutex
 	conn     *stream.Conn // nil while hibernating or ended
@@ -144,7 +157,10 @@ type Session struct {
 	values module.Values
 }
 
-var _ module.Session = (*Session)(nil)
+var (
+	_ module.Session       = (*Session)(nil)
+	_ module.ClientSession = (*Session)(nil)
+)
 
 // JID implements module.Session.
 func (s *Session) JID() jid.JID { return s.jid }

@@ -112,12 +112,18 @@ func (s *Session) handleNonza(c *stream.Conn, el *stanza.Element) error {
 
 // enableSM starts stream management on the session (XEP-0198 §3).
 func (s *Session) enableSM(c *stream.Conn, resume bool) error {
+	c.Send(s.enableSMElement(resume))
+	return nil
+}
+
+// enableSMElement starts stream management on the session and returns
+// the answer: <enabled/>, or <failed/> when it is already on.
+func (s *Session) enableSMElement(resume bool) *stanza.Element {
 	r := s.r
 	s.mu.Lock()
 	if s.sm != nil {
 		s.mu.Unlock()
-		c.Send(smFailed("unexpected-request"))
-		return nil
+		return smFailed("unexpected-request")
 	}
 	s.sm = &smState{}
 	if resume {
@@ -133,8 +139,7 @@ func (s *Session) enableSM(c *stream.Conn, resume bool) error {
 		enabled.Set("id", id).Set("resume", "true").
 			Set("max", strconv.Itoa(int(r.SM.ResumeTimeout/time.Second)))
 	}
-	c.Send(enabled)
-	return nil
+	return enabled
 }
 
 // Hibernating implements module.Hibernating.

@@ -125,6 +125,12 @@ type Config struct {
 	// per-process key is used, and an unknown user's salt changes when the
 	// server restarts.
 	FakeSecret []byte
+	// Advertised, when not nil, is what the server offered; SCRAM then
+	// adds the XEP-0474 downgrade protection hash to its server-first
+	// message.
+	Advertised *Advertisement
+	// Tokens looks up FAST tokens for the HT mechanisms (TokenMechanisms).
+	Tokens TokenLookup
 }
 
 // Negotiator runs one authentication exchange. A Negotiator is not safe for

@@ -106,6 +106,11 @@ func (s *scram) stepClientFirst(ctx context.Context, msg []byte) ([]byte, bool, 
 	s.serverFirst = "r=" + s.nonce +
 		",s=" + base64.StdEncoding.EncodeToString(s.key.Salt) +
 		",i=" + strconv.Itoa(s.key.Iterations)
+	if s.cfg.Advertised != nil {
+		// XEP-0474: an optional attribute (RFC 5802 §5.1), signed by the
+		// proof like the rest of server-first-message.
+		s.serverFirst += ",h=" + s.h.ssdpHash(s.cfg.Advertised)
+	}
 	s.state = s.stepClientFinal
 	return []byte(s.serverFirst), false, nil
 }

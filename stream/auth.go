@@ -16,37 +16,49 @@ import (
 	"hearth/stanza"
 )
 
-// authenticate offers SASL and runs exchanges until one succeeds or the
-// attempts are used up (RFC 6120 §6).
-func (n *negotiation) authenticate(ctx context.Context) error {
-	binding := n.channelBinding()
-	var offered []sasl.Mechanism
+// authenticate offers SASL, in the RFC 6120 profile and in XEP-0388
+// SASL2, and runs exchanges until one succeeds or the attempts are used
+// up (RFC 6120 §6). It returns a session handler when a SASL2
+// authentication bound or resumed a session inline.
+func (n *negotiation) authenticate(ctx context.Context) (SessionHandler, error) {
+	o := &authOffer{binding: n.channelBinding()}
+	o.login, _ = n.host.(LoginHost)
 	mechs := stanza.New(NSSASL, "mechanisms")
 	for _, m := range sasl.Mechanisms() {
 		if m.NeedsTLS && !n.c.secure {
 			continue
 		}
-		if isPlus(m.Name) && len(binding.Types) == 0 {
+		if isPlus(m.Name) && len(o.binding.Types) == 0 {
 			continue
 		}
-		offered = append(offered, m)
+		o.mechs = append(o.mechs, m)
 		mechs.Append(stanza.New(NSSASL, "mechanism").AppendText(m.Name))
 	}
+	if o.login != nil && o.login.FAST() && n.c.secure {
+		o.fast = sasl.TokenMechanisms(o.binding)
+	}
+	o.plus = slices.ContainsFunc(o.mechs, func(m sasl.Mechanism) bool { return isPlus(m.Name) })
+	o.adv = &sasl.Advertisement{ChannelBindings: o.binding.Types, CBAdvertised: len(o.binding.Types) > 0}
+	for _, m := range o.mechs {
+		o.adv.Mechanisms = append(o.adv.Mechanisms, m.Name)
+	}
 	f := features(mechs)
-	if len(binding.Types) > 0 {
+	if len(o.binding.Types) > 0 {
 		cb := stanza.New(NSSASLCB, "sasl-channel-binding")
-		for _, t := range binding.Types {
+		for _, t := range o.binding.Types {
 			cb.Append(stanza.New(NSSASLCB, "channel-binding", "type", t))
 		}
 		f.Append(cb)
+	}
+	if len(o.mechs) > 0 {
+		f.Append(n.sasl2Feature(o))
 	}
 	for _, extra := range n.host.PreAuthFeatures() {
 		f.Append(extra)
 	}
 	if err := n.send(f); err != nil {
-		return err
+		return nil, err
 	}
-	plusOffered := slices.ContainsFunc(offered, func(m sasl.Mechanism) bool { return isPlus(m.Name) })
 	var pending *stanza.Element // an <auth/> that replaced an unfinished exchange
 	for {
 		el := pending
@@ -54,41 +66,41 @@ func (n *negotiation) authenticate(ctx context.Context) error {
 		if el == nil {
 			var err error
 			if el, err = n.next(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if el.Name.Space == stanza.NSClient && el.Name.Local == "iq" && n.preAuthIQ(ctx, el) {
 			continue
 		}
-		if el.Name.Space != NSSASL || el.Name.Local != "auth" {
-			return &stanza.StreamError{Condition: "not-authorized", Text: "authenticate first"}
+		if el.Name.Space == NSSASL2 && el.Name.Local == "authenticate" {
+			h, err := n.attempt2(ctx, o, el)
+			if err != nil || !n.bare.IsZero() {
+				return h, err
+			}
+			continue
 		}
-		idx := slices.IndexFunc(offered, func(m sasl.Mechanism) bool { return m.Name == el.Get("mechanism") })
+		if el.Name.Space != NSSASL || el.Name.Local != "auth" {
+			return nil, &stanza.StreamError{Condition: "not-authorized", Text: "authenticate first"}
+		}
+		idx := slices.IndexFunc(o.mechs, func(m sasl.Mechanism) bool { return m.Name == el.Get("mechanism") })
 		if idx < 0 {
 			n.send(saslFailure("invalid-mechanism", ""))
 			continue
 		}
-		if n.cfg.Throttle != nil && !n.cfg.Throttle.Allow(n.c.addr, "") {
-			n.send(saslFailure("temporary-auth-failure", "too many failed attempts, try later"))
-			return &stanza.StreamError{Condition: "policy-violation", Text: "too many failed authentication attempts"}
+		if err := n.throttle(saslFailure); err != nil {
+			return nil, err
 		}
-		neg := offered[idx].New(sasl.Config{
-			Lookup:         n.host.Credentials,
-			Binding:        binding,
-			PlusAdvertised: plusOffered,
-			Iterations:     n.cfg.SCRAMIterations,
-			FakeSecret:     n.cfg.FakeSecret,
-		})
+		neg := o.mechs[idx].New(n.saslConfig(o))
 		bare, err := n.exchange(ctx, neg, el)
 		if err == nil {
-			n.authFinished(offered[idx].Name, neg.Username(), nil)
+			n.authFinished(o.mechs[idx].Name, neg.Username(), nil)
 			n.bare = bare
 			// Restart, not Reset: the restarted stream continues the
 			// same input, and the decoder then accepts white space (a
 			// keepalive) before the new header's XML declaration.
 			n.c.dec.Restart()
 			n.header = false
-			return nil
+			return nil, nil
 		}
 		var again *newAuth
 		if errors.As(err, &again) {
@@ -97,22 +109,78 @@ func (n *negotiation) authenticate(ctx context.Context) error {
 			pending = again.auth
 			continue
 		}
+		if err := n.failed(o.mechs[idx].Name, neg.Username(), err, saslFailure); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// attempt2 runs one SASL2 attempt; a failed one is answered and counted
+// and returns no error unless the stream must end.
+func (n *negotiation) attempt2(ctx context.Context, o *authOffer, el *stanza.Element) (SessionHandler, error) {
+	req, err := n.parseAuthenticate(o, el)
+	if err != nil {
 		var f *sasl.Failure
-		if !errors.As(err, &f) {
-			return err
-		}
-		n.authFinished(offered[idx].Name, neg.Username(), f)
-		n.send(saslFailure(f.Condition, f.Text))
-		if !guessed(f) {
-			continue
-		}
-		n.failures++
-		if n.cfg.Throttle != nil {
-			n.cfg.Throttle.Failed(n.c.addr, neg.Username())
-		}
-		if n.failures >= n.cfg.MaxAuthAttempts {
-			return &stanza.StreamError{Condition: "policy-violation", Text: "too many failed authentication attempts"}
-		}
+		errors.As(err, &f)
+		n.send(sasl2Failure(f.Condition, f.Text))
+		return nil, nil
+	}
+	if err := n.throttle(sasl2Failure); err != nil {
+		return nil, err
+	}
+	h, err := n.authenticate2(ctx, o, req)
+	if err == nil {
+		return h, nil
+	}
+	user := ""
+	var ae *authError
+	if errors.As(err, &ae) {
+		user = ae.user
+	}
+	return nil, n.failed(req.mech.Name, user, err, sasl2Failure)
+}
+
+// throttle refuses an attempt when the address has failed too often.
+func (n *negotiation) throttle(failure func(condition, text string) *stanza.Element) error {
+	if n.cfg.Throttle != nil && !n.cfg.Throttle.Allow(n.c.addr, "") {
+		n.send(failure("temporary-auth-failure", "too many failed attempts, try later"))
+		return &stanza.StreamError{Condition: "policy-violation", Text: "too many failed authentication attempts"}
+	}
+	return nil
+}
+
+// failed answers a failed exchange with failure and counts it; it returns
+// err itself when it is no *sasl.Failure, and a stream error when the
+// attempts are used up.
+func (n *negotiation) failed(mech, user string, err error, failure func(condition, text string) *stanza.Element) error {
+	var f *sasl.Failure
+	if !errors.As(err, &f) {
+		return err
+	}
+	n.authFinished(mech, user, f)
+	n.send(failure(f.Condition, f.Text))
+	if !guessed(f) {
+		return nil
+	}
+	n.failures++
+	if n.cfg.Throttle != nil {
+		n.cfg.Throttle.Failed(n.c.addr, user)
+	}
+	if n.failures >= n.cfg.MaxAuthAttempts {
+		return &stanza.StreamError{Condition: "policy-violation", Text: "too many failed authentication attempts"}
+	}
+	return nil
+}
+
+// saslConfig is the mechanism configuration for this stream.
+func (n *negotiation) saslConfig(o *authOffer) sasl.Config {
+	return sasl.Config{
+		Lookup:         n.host.Credentials,
+		Binding:        o.binding,
+		PlusAdvertised: o.plus,
+		Iterations:     n.cfg.SCRAMIterations,
+		FakeSecret:     n.cfg.FakeSecret,
+		Advertised:     o.adv,
 	}
 }
 

@@ -315,11 +315,18 @@ type negotiation struct {
 	header   bool // our stream header has been sent
 	bare     jid.JID
 	failures int
+	// noRestart: SASL2 succeeded without binding, and the features
+	// follow without a stream restart (XEP-0388 §2.6.1).
+	noRestart bool
+	// peerFrom is the 'from' of the client's stream header, "" if none.
+	peerFrom string
 }
 
 func (n *negotiation) run(ctx context.Context) (SessionHandler, error) {
 	for {
-		if err := n.open(); err != nil {
+		if n.noRestart {
+			n.noRestart = false
+		} else if err := n.open(); err != nil {
 			return nil, err
 		}
 		switch {
@@ -328,8 +335,8 @@ func (n *negotiation) run(ctx context.Context) (SessionHandler, error) {
 				return nil, err
 			}
 		case n.bare.IsZero():
-			if err := n.authenticate(ctx); err != nil {
-				return nil, err
+			if h, err := n.authenticate(ctx); err != nil || h != nil {
+				return h, err
 			}
 		default:
 			return n.bind(ctx)
@@ -347,6 +354,7 @@ func (n *negotiation) open() error {
 		return err
 	}
 	n.c.id = newID()
+	n.peerFrom = h.From
 	n.c.lang = h.Lang
 	n.c.peerLang = h.Lang
 	if n.c.lang == "" {
@@ -539,12 +547,7 @@ func (n *negotiation) bind(ctx context.Context) (SessionHandler, error) {
 			n.send(stanza.ErrorReply(el, stanza.NewError("not-allowed")))
 			continue
 		}
-		if n.cfg.Trace != nil && n.c.trace == nil {
-			// Before Bind: once bound, other goroutines send to c.
-			if l := n.cfg.Trace(n.bare); l != nil {
-				n.c.trace = l.With("stream", n.c.id)
-			}
-		}
+		n.startTrace(n.bare)
 		h, full, err := n.host.Bind(ctx, n.c, n.bare, payload.ChildText(NSBind, "resource"))
 		if err != nil {
 			var se *stanza.Error
@@ -564,6 +567,16 @@ func (n *negotiation) bind(ctx context.Context) (SessionHandler, error) {
 			return nil, err
 		}
 		return h, nil
+	}
+}
+
+// startTrace sets up tracing of bare's stanzas when configured. It must
+// run before binding: once bound, other goroutines send to the stream.
+func (n *negotiation) startTrace(bare jid.JID) {
+	if n.cfg.Trace != nil && n.c.trace == nil {
+		if l := n.cfg.Trace(bare); l != nil {
+			n.c.trace = l.With("stream", n.c.id)
+		}
 	}
 }
 

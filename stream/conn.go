@@ -1,6 +1,7 @@
 // Package stream runs XML streams (RFC 6120 §4): one connection's read
 // loop, its bounded output queue and write loop, and the negotiation of
-// client streams (STARTTLS, SASL, resource binding). It knows nothing of
+// client streams (STARTTLS, SASL in the RFC 6120 and XEP-0388 profiles,
+// resource binding, XEP-0386 Bind 2). It knows nothing of
 // routing: after binding it hands every stanza to the SessionHandler the
 // Binder returned.
 package stream
@@ -37,7 +38,8 @@ type Conn struct {
 	secure   bool
 	addr     string
 
-	jid jid.JID
+	jid   jid.JID
+	login *Login // SASL2 only; set before binding
 
 	// Set before the stream is bound, then read-only.
 	metrics Metrics      // nil: not counted

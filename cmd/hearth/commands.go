@@ -17,6 +17,7 @@ import (
 
 	"hearth/config"
 	"hearth/jid"
+	"hearth/mod/fast"
 	"hearth/sasl"
 	"hearth/server"
 	"hearth/storage"
@@ -249,6 +250,11 @@ func setPassword(cmd string, args []string, stdin io.Reader, stdout, stderr io.W
 		err = st.Accounts().SetCredentials(ctx, j.Domain(), j.Local(), cred)
 		if errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("%s does not exist", j)
+		}
+		if err == nil {
+			// A password reset locks out every device: their FAST
+			// tokens go too (XEP-0484).
+			err = fast.RevokeAll(ctx, st, j.Bare().String())
 		}
 	}
 	if err != nil {

@@ -78,6 +78,7 @@ func (r *registrar) changePassword(ctx context.Context, req module.IQRequest, se
 		return nil, fmt.Errorf("register: changing the password of %s: %w", self, err)
 	}
 	r.h.Logger().Info("password changed", "user", self.String())
+	r.h.Registry().RunPasswordChanged(ctx, self, req.Session)
 	return nil, nil
 }
 
