@@ -127,6 +127,9 @@ type Session struct {
 	jid    jid.JID
 	domain string
 	h      Handler
+	// features and preAuth are the stream features offered after
+	// authentication and before it (after TLS); read-only.
+	features, preAuth *stanza.Element
 
 	wmu  sync.Mutex // guards wbuf, writes to conn and closed
 	wbuf []byte
@@ -306,13 +309,15 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{
-		conn:    n.conn,
-		dec:     n.dec,
-		jid:     n.bound,
-		domain:  n.bound.Domain(),
-		h:       cfg.Handler,
-		pending: make(map[string]chan *stanza.Element),
-		done:    make(chan struct{}),
+		conn:     n.conn,
+		dec:      n.dec,
+		jid:      n.bound,
+		domain:   n.bound.Domain(),
+		h:        cfg.Handler,
+		features: n.features,
+		preAuth:  n.preAuth,
+		pending:  make(map[string]chan *stanza.Element),
+		done:     make(chan struct{}),
 	}
 	go s.readLoop()
 	return s, nil

@@ -30,8 +30,10 @@ type negotiation struct {
 	conn     net.Conn
 	dec      *stanza.Decoder
 	features *stanza.Element
-	bound    jid.JID
-	buf      []byte
+	// preAuth is the feature set offered after TLS and before SASL.
+	preAuth *stanza.Element
+	bound   jid.JID
+	buf     []byte
 }
 
 // negotiate runs the steps of Dial, or of Register when registerOnly.
@@ -101,6 +103,7 @@ func negotiate(ctx context.Context, cfg Config, registerOnly bool) (_ *negotiati
 			return nil, err
 		}
 	}
+	n.preAuth = n.features
 	if err := n.authenticate(); err != nil {
 		return nil, err
 	}
