@@ -10,6 +10,7 @@
 //	hearth import [-c FILE] [--replace] FILE|-
 //	hearth import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
 //	hearth check-config [-c FILE]
+//	hearth compliance JID [--password-stdin] [--server HOST:PORT] [--insecure]
 //	hearth version
 //
 // Every subcommand reads -c FILE, or ./hearth.toml, or
@@ -64,6 +65,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdImport(args[1:], stdin, stdout, stderr)
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout, stderr)
+	case "compliance":
+		err = cmdCompliance(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "hearth", Version())
 	case "help", "-h", "--help":
@@ -96,6 +99,9 @@ commands:
   import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
                                          read a Prosody data directory
   check-config [-c FILE]                 check the configuration without starting
+  compliance JID [--password-stdin] [--server HOST:PORT] [--tls-server HOST:PORT]
+             [--component HOST:PORT] [--http URL] [--insecure] [--level core|advanced]
+                                         test a server against XEP-0479 and Conversations
   version                                print the version
 
 Without -c, hearth reads ./hearth.toml, then /etc/hearth/hearth.toml, and
