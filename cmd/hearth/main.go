@@ -9,6 +9,8 @@
 //	hearth export [-c FILE] [--host DOMAIN] FILE|-
 //	hearth import [-c FILE] [--replace] FILE|-
 //	hearth import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
+//	hearth backup [-c FILE] DIR
+//	hearth restore [-c FILE] [--force] BACKUP
 //	hearth check-config [-c FILE]
 //	hearth compliance JID [--password-stdin] [--server HOST:PORT] [--insecure]
 //	hearth version
@@ -65,6 +67,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdImport(args[1:], stdin, stdout, stderr)
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout, stderr)
+	case "backup":
+		err = cmdBackup(args[1:], stdout, stderr)
+	case "restore":
+		err = cmdRestore(args[1:], stdout, stderr)
 	case "compliance":
 		err = cmdCompliance(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":
@@ -98,6 +104,8 @@ commands:
   import [-c FILE] [--replace] FILE|-    read a XEP-0227 dump
   import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
                                          read a Prosody data directory
+  backup [-c FILE] DIR                   snapshot the database and data_dir while running (SQLite)
+  restore [-c FILE] [--force] BACKUP     put a backup in place, hearth stopped (SQLite)
   check-config [-c FILE]                 check the configuration without starting
   compliance JID [--password-stdin] [--server HOST:PORT] [--tls-server HOST:PORT]
              [--component HOST:PORT] [--http URL] [--insecure] [--level core|advanced]
