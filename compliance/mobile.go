@@ -16,7 +16,8 @@ const (
 
 // probeSM enables stream management with resumption on a session of its
 // own (acknowledgements would otherwise have to be kept for the main
-// one) and asks for an acknowledgement.
+// one), asks for an acknowledgement, drops the connection as a network
+// failure would, and resumes the session on a new one.
 func probeSM(ctx context.Context, p *prober) (string, error) {
 	s, in, err := p.dial(ctx, "compliance-sm-"+randomToken(4), client.StartTLS)
 	if err != nil {
@@ -36,19 +37,36 @@ func probeSM(ctx context.Context, p *prober) (string, error) {
 	if el.Name.Local == "failed" {
 		return "", errorf("<enable/> failed")
 	}
-	if el.Get("id") == "" || (el.Get("resume") != "true" && el.Get("resume") != "1") {
+	id := el.Get("id")
+	if id == "" || (el.Get("resume") != "true" && el.Get("resume") != "1") {
 		return "", errorf("enabled without resumption")
 	}
+	received := in.stanzas.Load()
 	s.Send(stanza.New(nsSM, "r"))
 	a, err := in.wait(ctx, func(el *stanza.Element) bool { return el.Name.Space == nsSM && el.Name.Local == "a" })
 	if err != nil {
 		return "", errorf("no <a/> for <r/>: %v", err)
 	}
-	detail := "enabled with resumption, acknowledged h=" + a.Get("h")
+	detail := "enabled, acknowledged h=" + a.Get("h")
 	if m := el.Get("max"); m != "" {
 		detail += ", resumable for " + m + "s"
 	}
-	return detail, nil
+
+	full := s.JID()
+	h := uint32(in.stanzas.Load() - received)
+	s.Abort()
+	in2 := newInbox()
+	cc := p.cfg.clientConfig(p.keys, "")
+	cc.Handler = in2
+	r, err := client.Resume(ctx, cc, full, id, h)
+	if err != nil {
+		return "", errorf("%s; resuming after the connection dropped: %v", detail, err)
+	}
+	defer r.Close()
+	if _, err := p.iq(ctx, r, stanza.Get, p.domain(), stanza.New(nsPing, "ping")); err != nil {
+		return "", errorf("%s; the resumed stream does not work: %v", detail, err)
+	}
+	return detail + ", resumed after a dropped connection", nil
 }
 
 // probeCSI tells the server that a session of its own is inactive, then

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"hearth/client"
 	"hearth/jid"
@@ -244,6 +245,10 @@ func (p *prober) service(ctx context.Context, category, typ, feature string) (di
 // responses, which go to SendIQ) for probes to wait on, and answers IQ
 // requests from the server as a client that implements nothing does.
 type inbox struct {
+	// stanzas counts the stanzas received (XEP-0198 h), IQ responses
+	// aside: probes that count send no IQ meanwhile.
+	stanzas atomic.Uint32
+
 	mu     sync.Mutex
 	els    []*stanza.Element
 	notify chan struct{} // closed and replaced when an element arrives
@@ -253,6 +258,12 @@ func newInbox() *inbox { return &inbox{notify: make(chan struct{})} }
 
 // HandleStanza implements client.Handler.
 func (b *inbox) HandleStanza(s *client.Session, el *stanza.Element) {
+	switch el.Name.Local {
+	case "message", "presence", "iq":
+		if el.Name.Space == stanza.NSClient {
+			b.stanzas.Add(1)
+		}
+	}
 	if el.Name.Local == "iq" && (el.Get("type") == stanza.Get || el.Get("type") == stanza.Set) {
 		// RFC 6120 §8.2.3: every request gets a response.
 		if q := el.FirstElement(); q != nil && q.Name.Space == nsPing {
