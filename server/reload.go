@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"hearth/config"
+	"hearth/module"
 	"hearth/stream"
 )
 
@@ -77,11 +78,14 @@ type ReloadResult struct {
 //   - [limits] apply to connections accepted from now on, the
 //     authentication throttle at once;
 //   - [log] level and levels apply at once to every logger, [log] trace to
-//     new connections.
+//     new connections;
+//   - a module section that decodes differently is handed to the module
+//     when it registered a reload function (module.OnReload), on every
+//     host.
 //
 // Everything else that changed (hosts, data_dir, listeners, storage,
-// auth, stream management, log format, module sections) is reported in
-// NeedsRestart and keeps its old value. A file that does not load, or
+// auth, stream management, log format, sections of modules that cannot
+// apply them live) is reported in NeedsRestart and keeps its old value. A file that does not load, or
 // whose certificates or module sections are wrong, is an error and
 // nothing changes. Reload logs each change on the "server" subsystem.
 // A failed reload is logged too. Call it after Listen; it is safe to call
@@ -150,9 +154,10 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	} {
 		res.NeedsRestart = append(res.NeedsRestart, diff(part.name, part.old, part.new)...)
 	}
-	for i, d := range s.mods {
+	var changedMods []int
+	for i := range s.mods {
 		if !reflect.DeepEqual(s.modConfigs[i], modConfigs[i]) {
-			res.NeedsRestart = append(res.NeedsRestart, "module "+d.Name+": settings changed")
+			changedMods = append(changedMods, i)
 		}
 	}
 
@@ -162,6 +167,19 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	s.throttle.set(applied.Limits.AuthFailuresPerIP, time.Duration(applied.Limits.AuthFailureWindow)*time.Second)
 	if len(logApplied) > 0 && !setLevels(s.rootLog, applied.Log) {
 		res.NeedsRestart = append(res.NeedsRestart, "log: levels of a logger hearth did not make")
+	}
+	for _, i := range changedMods {
+		name := "module " + s.mods[i].Name
+		if err := s.reloadModule(i, modConfigs[i]); err != nil {
+			if errors.Is(err, module.ErrNeedsRestart) {
+				res.NeedsRestart = append(res.NeedsRestart, name+": settings changed")
+			} else {
+				res.NeedsRestart = append(res.NeedsRestart, name+": not applied: "+err.Error())
+			}
+			continue
+		}
+		s.modConfigs[i] = modConfigs[i]
+		res.Applied = append(res.Applied, name+": settings reloaded")
 	}
 	for direct, p := range s.live.stream {
 		if p.Load() != nil {
@@ -176,6 +194,18 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	}
 	s.log.Info("configuration reloaded", "file", path, "applied", len(res.Applied), "needs_restart", len(res.NeedsRestart))
 	return res, nil
+}
+
+// reloadModule gives module i its new configuration on every host. A
+// module that cannot apply it returns the error of the first host that
+// refused (they all run the same configuration).
+func (s *Server) reloadModule(i int, cfg any) error {
+	for _, h := range s.modHosts[i] {
+		if err := h.Reload(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // certChanges says for which hosts the certificate differs.

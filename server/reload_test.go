@@ -55,7 +55,9 @@ levels = { stream = "warn" }
 [stream_management]
 resume_timeout = 60
 [offline]
-max_messages = 7
+max_messages = 1
+[mam]
+max_page = 20
 `, certFile, keyFile))
 
 	res, err := srv.Reload(path)
@@ -66,6 +68,7 @@ max_messages = 7
 		"tls: certificates reloaded (new for [localhost])",
 		"limits.max_stanza_size: 262144 -> 4096",
 		"log.levels: {} -> {stream=warn}",
+		"module offline: settings reloaded",
 	}
 	if !slices.Equal(res.Applied, wantApplied) {
 		t.Errorf("applied:\n%s\nwant:\n%s", strings.Join(res.Applied, "\n"), strings.Join(wantApplied, "\n"))
@@ -73,7 +76,7 @@ max_messages = 7
 	wantRestart := []string{
 		"hosts: [localhost] -> [localhost example.net]",
 		"stream_management.resume_timeout: 300 -> 60",
-		"module offline: settings changed",
+		"module mam: settings changed",
 	}
 	if !slices.Equal(res.NeedsRestart, wantRestart) {
 		t.Errorf("needs restart:\n%s\nwant:\n%s", strings.Join(res.NeedsRestart, "\n"), strings.Join(wantRestart, "\n"))
@@ -98,6 +101,26 @@ max_messages = 7
 	bob.Expect("policy-violation", func(el *stanza.Element) bool {
 		return el.Name.Local == "error" && el.Child("", "policy-violation") != nil
 	})
+
+	// The offline module took its new limit: one message is stored for
+	// carol, the second comes back.
+	srv.AddUser(t, "carol", "carol-pw-1")
+	alice.Send("<message type='chat' id='m1' to='carol@localhost'><body>one</body></message>")
+	alice.Send("<message type='chat' id='m2' to='carol@localhost'><body>two</body></message>")
+	bounce := alice.Expect("a bounce", func(el *stanza.Element) bool { return el.Get("type") == "error" })
+	if bounce.Get("id") != "m2" {
+		t.Errorf("bounced %s, want m2 only", bounce)
+	}
+
+	// Disabling offline storage changes what is advertised: restart.
+	write("hosts = [\"localhost\"]\n" + base + fmt.Sprintf("[tls]\ncert = %q\nkey = %q\n[offline]\nmax_messages = 0\n", certFile, keyFile))
+	res, err = srv.Reload(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.NeedsRestart, "module offline: settings changed") {
+		t.Errorf("disabling offline storage live: %v", res)
+	}
 
 	// A broken file changes nothing.
 	write("hosts = [\"localhost\"]\n" + base + "[log]\nlevel = \"loud\"\n")

@@ -53,6 +53,7 @@ type Server struct {
 	live       liveConfig
 	mods       []*module.Definition // as started, for Reload
 	modConfigs []any                // their decoded sections, in the order of mods
+	modHosts   [][]*module.Host     // by module index, one per host
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
 	// in storage so that they stay the same across restarts and nodes.
 	fakeSecret []byte
@@ -182,11 +183,13 @@ func (s *Server) startModules(mods []*module.Definition) error {
 		return err
 	}
 	s.modConfigs = configs
+	s.modHosts = make([][]*module.Host, len(mods))
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
 		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
 		for i, d := range mods {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
+			s.modHosts[i] = append(s.modHosts[i], h)
 			if err := d.Start(h, configs[i]); err != nil {
 				return fmt.Errorf("module %s on %s: %w", d.Name, host, err)
 			}
