@@ -86,7 +86,7 @@ func probeBind(ctx context.Context, p *prober) (string, error) {
 // upper case: after RFC 7622 normalisation it is the same JID, so the
 // server must answer for the account rather than treat it as remote.
 func probeAddresses(ctx context.Context, p *prober) (string, error) {
-	upper := strings.ToUpper(p.cfg.JID.Local()) + "@" + strings.ToUpper(p.cfg.JID.Domain())
+	upper := upperASCII(p.cfg.JID.Local()) + "@" + upperASCII(p.cfg.JID.Domain())
 	iq := stanza.New(stanza.NSClient, "iq", "type", stanza.Get, "to", upper).
 		Append(stanza.New(nsDiscoInfo, "query"))
 	res, err := p.s.SendIQ(ctx, iq)
@@ -192,6 +192,17 @@ func probeDirectTLS(ctx context.Context, p *prober) (string, error) {
 		detail += " (no ALPN)"
 	}
 	return detail, nil
+}
+
+// upperASCII upper-cases ASCII letters only: for them lower-casing is
+// the exact inverse, which is not true of every Unicode letter (ß).
+func upperASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' {
+			return r - 'a' + 'A'
+		}
+		return r
+	}, s)
 }
 
 // errNotFeature reports a feature missing from a disco#info result.
