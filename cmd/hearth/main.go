@@ -1,6 +1,6 @@
 // Command hearth is the hearth XMPP server and its administration tool.
 //
-//	hearth serve [-c FILE]            run the server
+//	hearth serve [-c FILE]            run the server (SIGHUP reloads the configuration)
 //	hearth adduser JID [-c FILE] [--password-stdin]
 //	hearth passwd JID [-c FILE] [--password-stdin]
 //	hearth deluser JID [-c FILE]
@@ -94,7 +94,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 const usage = `usage: hearth COMMAND [flags]
 
 commands:
-  serve [-c FILE]                        run the server
+  serve [-c FILE]                        run the server; SIGHUP reloads the configuration
   adduser JID [-c FILE] [--password-stdin] create an account
   passwd JID [-c FILE] [--password-stdin]  change an account's password
   deluser JID [-c FILE]                  delete an account and its data
