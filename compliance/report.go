@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -92,4 +93,43 @@ func ParseTable(r io.Reader) (map[string]bool, error) {
 		return nil, fmt.Errorf("compliance: not a report table")
 	}
 	return out, nil
+}
+
+// jsonResult is one check in WriteJSON's output.
+type jsonResult struct {
+	ID            string   `json:"id"`
+	Spec          string   `json:"spec"`
+	Name          string   `json:"name"`
+	Categories    []string `json:"categories"`
+	Passed        bool     `json:"passed"`
+	Required      bool     `json:"required"`
+	Informational bool     `json:"informational"`
+	Detail        string   `json:"detail"`
+	Fix           string   `json:"fix,omitempty"`
+}
+
+// WriteJSON prints the report as one JSON object, for monitoring: the
+// account, server, level, "ok" (every required check passed) and the
+// results in table order; "fix" is present for failures only.
+func (r *Report) WriteJSON(w io.Writer) error {
+	out := struct {
+		JID     string       `json:"jid"`
+		Server  string       `json:"server"`
+		Level   string       `json:"level"`
+		OK      bool         `json:"ok"`
+		Results []jsonResult `json:"results"`
+	}{JID: r.JID.String(), Server: r.Server, Level: r.Level.String(), OK: r.OK(), Results: []jsonResult{}}
+	for _, res := range r.Results {
+		j := jsonResult{
+			ID: res.ID, Spec: res.Spec, Name: res.Name, Categories: res.Categories(),
+			Passed: res.Passed, Required: res.Required, Informational: res.Informational, Detail: res.Detail,
+		}
+		if !res.Passed {
+			j.Fix = res.Fix
+		}
+		out.Results = append(out.Results, j)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
 }

@@ -35,12 +35,13 @@ func cmdCompliance(args []string, stdin io.Reader, stdout, stderr io.Writer) err
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "accept any certificate (the certificate check is then not required)")
 	level := fs.String("level", "advanced", "XEP-0479 level that must pass: core or advanced")
 	fs.DurationVar(&cfg.Timeout, "timeout", compliance.DefaultTimeout, "time allowed for each check")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of a table")
 	pos, err := dataFlags(fs, args, stderr)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageError{errors.New("usage: hearth compliance JID [--password-stdin] [--server HOST:PORT] [--insecure]")}
+		return usageError{errors.New("usage: hearth compliance JID [--password-stdin] [--server HOST:PORT] [--insecure] [--json]")}
 	}
 	if cfg.JID, err = jid.Parse(pos[0]); err != nil || cfg.JID.Local() == "" {
 		return usageError{fmt.Errorf("%q is not an account address (user@domain)", pos[0])}
@@ -57,7 +58,11 @@ func cmdCompliance(args []string, stdin io.Reader, stdout, stderr io.Writer) err
 	defer cancel()
 	rep, err := compliance.Run(ctx, cfg)
 	if rep != nil {
-		if werr := rep.WriteTable(stdout); werr != nil {
+		write := rep.WriteTable
+		if *asJSON {
+			write = rep.WriteJSON
+		}
+		if werr := write(stdout); werr != nil {
 			return werr
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -27,6 +28,24 @@ func TestComplianceCommand(t *testing.T) {
 	}
 	if !rows["sm"] || !rows["carbons"] || rows["muc"] {
 		t.Errorf("unexpected rows %v\n%s", rows, out)
+	}
+
+	code, out, _ = runCLI(t, "compliance-pw-1\n", append(args, "--json")...)
+	var rep struct {
+		OK      bool
+		Results []struct {
+			ID     string
+			Passed bool
+			Fix    string
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitFailure || rep.OK || len(rep.Results) != len(rows) {
+		t.Errorf("--json: exit %d, %v, %+v\n%s", code, err, rep, out)
+	}
+	for _, r := range rep.Results {
+		if r.Passed != rows[r.ID] || (r.Fix == "") != r.Passed {
+			t.Errorf("--json row %+v, table says %v", r, rows[r.ID])
+		}
 	}
 
 	code, _, errOut = runCLI(t, "wrong-password\n", args...)

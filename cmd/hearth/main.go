@@ -108,7 +108,7 @@ commands:
   restore [-c FILE] [--force] BACKUP     put a backup in place, hearth stopped (SQLite)
   check-config [-c FILE]                 check the configuration without starting
   compliance JID [--password-stdin] [--server HOST:PORT] [--tls-server HOST:PORT]
-             [--component HOST:PORT] [--http URL] [--insecure] [--level core|advanced]
+             [--component HOST:PORT] [--http URL] [--insecure] [--level core|advanced] [--json]
                                          test a server against XEP-0479 and Conversations
   version                                print the version
 
