@@ -158,9 +158,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if c.ID == "certificate" && cfg.Insecure {
 			res.Required = false // the operator asked not to verify
 		}
-		pctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-		detail, err := c.probe(pctx, p)
-		cancel()
+		detail, err := runProbe(ctx, c, p)
 		if err != nil {
 			res.Detail = err.Error()
 		} else {
@@ -172,6 +170,20 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// runProbe runs one probe within the per-probe timeout. A probe that
+// panics (a bug of this package meeting an answer it did not expect)
+// fails its check instead of ending the run.
+func runProbe(ctx context.Context, c Check, p *prober) (detail string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	defer func() {
+		if r := recover(); r != nil {
+			detail, err = "", fmt.Errorf("the probe failed unexpectedly: %v", r)
+		}
+	}()
+	return c.probe(ctx, p)
 }
 
 // resolve returns the first target of the SRV record _service._tcp.domain,

@@ -16,6 +16,10 @@ import (
 	"hearth/stanza"
 )
 
+// componentErrorWait is how long the component probe waits for a stream
+// error after the header.
+const componentErrorWait = 2 * time.Second
+
 const (
 	nsCaps      = "http://jabber.org/protocol/caps"
 	nsComponent = "jabber:component:accept"
@@ -160,6 +164,9 @@ func probeComponent(ctx context.Context, p *prober) (string, error) {
 	if h.DefaultNS != nsComponent {
 		return "", errorf("%s answered with a %q stream", p.cfg.ComponentAddr, h.DefaultNS)
 	}
+	// A server may wait for the handshake instead of refusing the name:
+	// the header was the answer that matters.
+	conn.SetReadDeadline(time.Now().Add(componentErrorWait))
 	if el, err := dec.Next(); err == nil && el.Name.Space == stanza.NSStream && el.Name.Local == "error" {
 		for _, c := range el.Elements() {
 			if c.Name.Local == "invalid-namespace" || c.Name.Local == "unsupported-version" {

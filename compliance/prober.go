@@ -181,6 +181,10 @@ func (p *prober) services(ctx context.Context) ([]discoItem, error) {
 		return p.items, p.itemsErr
 	}
 	p.itemsDone = true
+	// Every later probe uses the result: give it a full timeout of its
+	// own rather than what is left of the first caller's.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.Timeout)
+	defer cancel()
 	res, err := p.iq(ctx, p.s, stanza.Get, p.domain(), stanza.New(nsDiscoItems, "query"))
 	if err != nil {
 		p.itemsErr = fmt.Errorf("disco#items of %s: %w", p.domain(), err)
