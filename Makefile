@@ -6,6 +6,7 @@
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
+MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= /etc/systemd/system
 STATEDIR   ?= /var/lib/hearth
 DESTDIR    ?=
@@ -20,6 +21,7 @@ build:
 # group (it may hold database passwords).
 install: build
 	install -D -m 0755 hearth $(DESTDIR)$(BINDIR)/hearth
+	install -D -m 0644 docs/hearth.1 $(DESTDIR)$(MANDIR)/man1/hearth.1
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed 's|/usr/local/bin/hearth|$(BINDIR)/hearth|g' packaging/hearth.service > $(DESTDIR)$(UNITDIR)/hearth.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/hearth.service
@@ -43,9 +45,10 @@ postinstall:
 	if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 	@echo "next: edit $(SYSCONFDIR)/hearth/hearth.toml, then: systemctl enable --now hearth"
 
-# Removes the binary and the unit; the configuration and the data stay.
+# Removes the binary, the manual page and the unit; the configuration and
+# the data stay.
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/hearth $(DESTDIR)$(UNITDIR)/hearth.service
+	rm -f $(DESTDIR)$(BINDIR)/hearth $(DESTDIR)$(MANDIR)/man1/hearth.1 $(DESTDIR)$(UNITDIR)/hearth.service
 
 test:
 	scripts/test

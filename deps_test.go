@@ -21,6 +21,7 @@ var allowedImports = map[string][]string{
 	"storage/storagetest":      {"storage", "sasl"},
 	"storage/sqlstore/sqltest": {},
 	"client":                   {"jid", "stanza"},
+	"compliance":               {"client", "jid", "stanza"},
 	"cmd/hearth-bench":         {"client", "jid", "stanza"},
 	"stream":                   {"jid", "stanza", "sasl"},
 	"module":                   {"jid", "stanza", "storage", "sasl"},

@@ -127,6 +127,10 @@ type Session struct {
 	jid    jid.JID
 	domain string
 	h      Handler
+	// features and preAuth are the stream features offered after
+	// authentication and before it (after TLS); read-only.
+	features, preAuth *stanza.Element
+	resumed           *stanza.Element // the <resumed/> of Resume; read-only
 
 	wmu  sync.Mutex // guards wbuf, writes to conn and closed
 	wbuf []byte
@@ -301,21 +305,29 @@ func parseStreamError(el *stanza.Element) *stanza.StreamError {
 // is an *AuthError, a stream error a *stanza.StreamError, a refused
 // registration or bind a *stanza.Error.
 func Dial(ctx context.Context, cfg Config) (*Session, error) {
-	n, err := negotiate(ctx, cfg, false)
+	n, err := negotiate(ctx, cfg, false, nil)
 	if err != nil {
 		return nil, err
 	}
+	return start(n, cfg), nil
+}
+
+// start makes the session of a negotiated stream and starts its read
+// loop.
+func start(n *negotiation, cfg Config) *Session {
 	s := &Session{
-		conn:    n.conn,
-		dec:     n.dec,
-		jid:     n.bound,
-		domain:  n.bound.Domain(),
-		h:       cfg.Handler,
-		pending: make(map[string]chan *stanza.Element),
-		done:    make(chan struct{}),
+		conn:     n.conn,
+		dec:      n.dec,
+		jid:      n.bound,
+		domain:   n.bound.Domain(),
+		h:        cfg.Handler,
+		features: n.features,
+		preAuth:  n.preAuth,
+		pending:  make(map[string]chan *stanza.Element),
+		done:     make(chan struct{}),
 	}
 	go s.readLoop()
-	return s, nil
+	return s
 }
 
 // Register creates the account cfg.JID with password cfg.Password by
@@ -324,7 +336,7 @@ func Dial(ctx context.Context, cfg Config) (*Session, error) {
 // "conflict"; a server that does not offer registration gives
 // ErrNoRegistration.
 func Register(ctx context.Context, cfg Config) error {
-	_, err := negotiate(ctx, cfg, true)
+	_, err := negotiate(ctx, cfg, true, nil)
 	return err
 }
 

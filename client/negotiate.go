@@ -30,13 +30,18 @@ type negotiation struct {
 	conn     net.Conn
 	dec      *stanza.Decoder
 	features *stanza.Element
-	bound    jid.JID
-	buf      []byte
+	// preAuth is the feature set offered after TLS and before SASL.
+	preAuth *stanza.Element
+	bound   jid.JID
+	buf     []byte
+	// resume, when set, resumes a stream management session instead of
+	// binding a resource (Resume).
+	resume *resumeRequest
 }
 
-// negotiate runs the steps of Dial, or of Register when registerOnly.
-// On error the connection is closed.
-func negotiate(ctx context.Context, cfg Config, registerOnly bool) (_ *negotiation, err error) {
+// negotiate runs the steps of Dial, or of Register when registerOnly, or
+// of Resume when resume is set. On error the connection is closed.
+func negotiate(ctx context.Context, cfg Config, registerOnly bool, resume *resumeRequest) (_ *negotiation, err error) {
 	if cfg.Addr == "" || cfg.JID.Domain() == "" {
 		return nil, errors.New("client: Config needs Addr and JID")
 	}
@@ -50,7 +55,7 @@ func negotiate(ctx context.Context, cfg Config, registerOnly bool) (_ *negotiati
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	n := &negotiation{cfg: cfg}
+	n := &negotiation{cfg: cfg, resume: resume}
 	if err := n.dial(ctx); err != nil {
 		return nil, err
 	}
@@ -101,8 +106,15 @@ func negotiate(ctx context.Context, cfg Config, registerOnly bool) (_ *negotiati
 			return nil, err
 		}
 	}
+	n.preAuth = n.features
 	if err := n.authenticate(); err != nil {
 		return nil, err
+	}
+	if n.resume != nil {
+		if err := n.resumeSM(); err != nil {
+			return nil, err
+		}
+		return n, nil
 	}
 	if err := n.bind(); err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ type Host struct {
 	ctx    context.Context
 	wg     *sync.WaitGroup
 	errs   []error
+	reload func(cfg any) error // OnReload; nil: settings change at restart only
 }
 
 // NewHost returns the Host of module name on the registry's virtual host.

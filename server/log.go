@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync/atomic"
 
 	"hearth/config"
 	"hearth/jid"
@@ -13,24 +14,21 @@ import (
 // NewLogger returns the logger the [log] settings describe, writing to w.
 // Loggers derived from it with a "subsystem" attribute (With("subsystem",
 // "stream")) log at that subsystem's level from [log] levels, and the
-// others at [log] level.
+// others at [log] level. The levels can change later (Server.Reload); the
+// format cannot.
 func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	levels := subsystemLevels(cfg)
-	def := parseLevel(cfg.Level)
-	lowest := def
-	for _, l := range levels {
-		lowest = min(lowest, l)
-	}
-	// The inner handler lets everything the most verbose subsystem wants
-	// through; levelHandler decides per subsystem.
-	opts := &slog.HandlerOptions{Level: lowest}
+	// The inner handler lets everything through; levelHandler decides
+	// per subsystem, with levels that a reload may lower.
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug}
 	var h slog.Handler
 	if cfg.Format == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	} else {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(&levelHandler{inner: h, levels: levels, level: def})
+	st := &levelState{}
+	st.set(cfg, true)
+	return slog.New(&levelHandler{inner: h, state: st})
 }
 
 // withLevels applies the per-subsystem levels of cfg to a logger the
@@ -38,7 +36,43 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 // "trace" when [log] trace is set) log at their level, the others at
 // whatever log's own handler enables.
 func withLevels(log *slog.Logger, cfg config.Log) *slog.Logger {
-	return slog.New(&levelHandler{inner: log.Handler(), levels: subsystemLevels(cfg)})
+	st := &levelState{}
+	st.set(cfg, false)
+	return slog.New(&levelHandler{inner: log.Handler(), state: st})
+}
+
+// levelState holds the levels of every logger derived from one root, so
+// that a reload changes them all at once.
+type levelState struct {
+	p atomic.Pointer[levels]
+}
+
+type levels struct {
+	bySubsystem map[string]slog.Level // read-only once stored
+	// def is the level of loggers whose subsystem has none; nil lets the
+	// inner handler decide (a logger given in Options.Log).
+	def slog.Leveler
+}
+
+// set stores the levels of cfg; withDefault says whether [log] level
+// applies to subsystems without their own level.
+func (st *levelState) set(cfg config.Log, withDefault bool) {
+	l := &levels{bySubsystem: subsystemLevels(cfg)}
+	if withDefault {
+		l.def = parseLevel(cfg.Level)
+	}
+	st.p.Store(l)
+}
+
+// setLevels changes the levels of every logger derived from log, when it
+// was made by NewLogger or withLevels; it reports whether it could.
+func setLevels(log *slog.Logger, cfg config.Log) bool {
+	h, ok := log.Handler().(*levelHandler)
+	if !ok {
+		return false
+	}
+	h.state.set(cfg, h.state.p.Load().def != nil)
+	return true
 }
 
 // subsystemLevels returns the levels of [log] levels; tracing makes the
@@ -61,26 +95,29 @@ func parseLevel(s string) slog.Level {
 }
 
 // levelHandler filters records by the level of the logger's subsystem: the
-// value of the last top-level "subsystem" attribute added with WithAttrs.
+// value of the last top-level "subsystem" attribute added with WithAttrs,
+// looked up in the shared state at each call.
 type levelHandler struct {
-	inner  slog.Handler
-	levels map[string]slog.Level // by subsystem; read-only
-	// level is the current minimum; nil lets inner decide.
-	level   slog.Leveler
-	grouped bool // attributes now go into a group, not the top level
+	inner     slog.Handler
+	state     *levelState
+	subsystem string
+	grouped   bool // attributes now go into a group, not the top level
 }
 
 func (h *levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	if h.level == nil {
+	st := h.state.p.Load()
+	if lv, ok := st.bySubsystem[h.subsystem]; ok && h.subsystem != "" {
+		return l >= lv
+	}
+	if st.def == nil {
 		return h.inner.Enabled(ctx, l)
 	}
-	return l >= h.level.Level()
+	return l >= st.def.Level()
 }
 
 // Handle hands r to the inner handler without asking its Enabled again:
-// the inner handler's own level is at most the lowest subsystem level
-// (NewLogger), or the subsystem's level deliberately overrides it
-// (withLevels).
+// the inner handler's own level is debug (NewLogger), or the subsystem's
+// level deliberately overrides it (withLevels).
 func (h *levelHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.inner.Handle(ctx, r)
 }
@@ -90,11 +127,8 @@ func (h *levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	n.inner = h.inner.WithAttrs(attrs)
 	if !h.grouped {
 		for _, a := range attrs {
-			if a.Key != "subsystem" {
-				continue
-			}
-			if l, ok := h.levels[a.Value.String()]; ok {
-				n.level = l
+			if a.Key == "subsystem" {
+				n.subsystem = a.Value.String()
 			}
 		}
 	}

@@ -47,8 +47,13 @@ type Server struct {
 	store    storage.Store
 	ownStore bool
 	router   *router.Router
-	certs    *certStore
 	throttle *authThrottle
+	// live holds what Reload changes while serving: certificates, the
+	// stream settings of new connections (server/reload.go).
+	live       liveConfig
+	mods       []*module.Definition // as started, for Reload
+	modConfigs []any                // their decoded sections, in the order of mods
+	modHosts   [][]*module.Host     // by module index, one per host
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
 	// in storage so that they stay the same across restarts and nodes.
 	fakeSecret []byte
@@ -93,7 +98,8 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	s.certs = certs
+	s.live.init()
+	s.live.certs.Store(certs)
 	s.store = opts.Store
 	if s.store == nil {
 		st, err := OpenStore(s.ctx, cfg.Config)
@@ -115,6 +121,7 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 	if mods == nil {
 		mods = mod.All()
 	}
+	s.mods = mods
 	if err := s.startModules(mods); err != nil {
 		s.Close()
 		return nil, err
@@ -175,11 +182,14 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	if err != nil {
 		return err
 	}
+	s.modConfigs = configs
+	s.modHosts = make([][]*module.Host, len(mods))
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
 		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
 		for i, d := range mods {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
+			s.modHosts[i] = append(s.modHosts[i], h)
 			if err := d.Start(h, configs[i]); err != nil {
 				return fmt.Errorf("module %s on %s: %w", d.Name, host, err)
 			}
@@ -258,11 +268,14 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.serveMetrics(l.ln)
 			continue
 		}
-		cfg := s.c2sConfig(l.kind == "c2s_tls")
+		direct := l.kind == "c2s_tls"
+		s.live.mu.Lock()
+		s.live.stream[direct].Store(new(s.c2sConfig(direct)))
+		s.live.mu.Unlock()
 		accept.Add(1)
 		go func() {
 			defer accept.Done()
-			s.acceptLoop(l.ln, cfg)
+			s.acceptLoop(l.ln, direct)
 		}()
 	}
 	<-ctx.Done()
@@ -271,7 +284,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) acceptLoop(ln net.Listener, cfg stream.C2SConfig) {
+// acceptLoop serves the connections of one listener, each with the stream
+// settings current when it was accepted (Reload changes them).
+func (s *Server) acceptLoop(ln net.Listener, direct bool) {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -282,6 +297,7 @@ func (s *Server) acceptLoop(ln net.Listener, cfg stream.C2SConfig) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		cfg := *s.live.stream[direct].Load()
 		s.metrics.connectionAccepted(cfg.DirectTLS)
 		s.conns.Add(1)
 		go func() {
@@ -294,6 +310,8 @@ func (s *Server) acceptLoop(ln net.Listener, cfg stream.C2SConfig) {
 	}
 }
 
+// c2sConfig returns the stream settings of new connections from the
+// current configuration. Caller holds s.live.mu.
 func (s *Server) c2sConfig(direct bool) stream.C2SConfig {
 	alpn := []string{}
 	if direct {
@@ -307,7 +325,7 @@ func (s *Server) c2sConfig(direct bool) stream.C2SConfig {
 			}
 			return nil
 		},
-		TLS:                s.certs.tlsConfig(alpn...),
+		TLS:                s.tlsConfig(direct, alpn),
 		DirectTLS:          direct,
 		RequireTLS:         true,
 		Limits:             stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize},

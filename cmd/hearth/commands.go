@@ -106,6 +106,21 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP re-reads the configuration (systemctl reload hearth); the
+	// server logs what it applied and what needs a restart.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				srv.Reload("")
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	printWelcome(stdout, cfg, srv)
 	return srv.Serve(ctx)
 }

@@ -1,6 +1,6 @@
 // Command hearth is the hearth XMPP server and its administration tool.
 //
-//	hearth serve [-c FILE]            run the server
+//	hearth serve [-c FILE]            run the server (SIGHUP reloads the configuration)
 //	hearth adduser JID [-c FILE] [--password-stdin]
 //	hearth passwd JID [-c FILE] [--password-stdin]
 //	hearth deluser JID [-c FILE]
@@ -9,7 +9,10 @@
 //	hearth export [-c FILE] [--host DOMAIN] FILE|-
 //	hearth import [-c FILE] [--replace] FILE|-
 //	hearth import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
+//	hearth backup [-c FILE] DIR
+//	hearth restore [-c FILE] [--force] BACKUP
 //	hearth check-config [-c FILE]
+//	hearth compliance JID [--password-stdin] [--server HOST:PORT] [--insecure]
 //	hearth version
 //
 // Every subcommand reads -c FILE, or ./hearth.toml, or
@@ -64,6 +67,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdImport(args[1:], stdin, stdout, stderr)
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout, stderr)
+	case "backup":
+		err = cmdBackup(args[1:], stdout, stderr)
+	case "restore":
+		err = cmdRestore(args[1:], stdout, stderr)
+	case "compliance":
+		err = cmdCompliance(args[1:], stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "hearth", Version())
 	case "help", "-h", "--help":
@@ -85,7 +94,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 const usage = `usage: hearth COMMAND [flags]
 
 commands:
-  serve [-c FILE]                        run the server
+  serve [-c FILE]                        run the server; SIGHUP reloads the configuration
   adduser JID [-c FILE] [--password-stdin] create an account
   passwd JID [-c FILE] [--password-stdin]  change an account's password
   deluser JID [-c FILE]                  delete an account and its data
@@ -95,7 +104,12 @@ commands:
   import [-c FILE] [--replace] FILE|-    read a XEP-0227 dump
   import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
                                          read a Prosody data directory
+  backup [-c FILE] DIR                   snapshot the database and data_dir while running (SQLite)
+  restore [-c FILE] [--force] BACKUP     put a backup in place, hearth stopped (SQLite)
   check-config [-c FILE]                 check the configuration without starting
+  compliance JID [--password-stdin] [--server HOST:PORT] [--tls-server HOST:PORT]
+             [--component HOST:PORT] [--http URL] [--insecure] [--level core|advanced] [--json]
+                                         test a server against XEP-0479 and Conversations
   version                                print the version
 
 Without -c, hearth reads ./hearth.toml, then /etc/hearth/hearth.toml, and

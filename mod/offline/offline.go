@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hearth/jid"
@@ -76,13 +77,26 @@ func start(h *module.Host, cfg Config) error {
 	o := &offline{
 		h:       h,
 		archive: h.Archive(ArchiveName),
-		max:     cfg.MaxMessages,
 		seed:    maphash.MakeSeed(),
 	}
-	if o.max > 0 {
+	o.max.Store(int64(cfg.MaxMessages))
+	enabled := cfg.MaxMessages > 0
+	if enabled {
 		h.AddFeature(module.ServerTarget, Feature)
 		h.OnUndelivered(o.undelivered)
 	}
+	// max_messages changes live, except between 0 (disabled) and a
+	// positive value, which changes what is advertised and hooked.
+	module.OnReload(h, func(cfg Config) error {
+		switch {
+		case cfg.MaxMessages < 0:
+			return fmt.Errorf("offline.max_messages: %d is negative", cfg.MaxMessages)
+		case (cfg.MaxMessages > 0) != enabled:
+			return fmt.Errorf("offline.max_messages: enabling or disabling offline storage: %w", module.ErrNeedsRestart)
+		}
+		o.max.Store(int64(cfg.MaxMessages))
+		return nil
+	})
 	// Registered even when storage is disabled, so that messages stored
 	// under an earlier configuration are still delivered.
 	h.OnSessionAvailable(o.sessionAvailable)
@@ -96,7 +110,7 @@ const lockStripes = 64
 type offline struct {
 	h       *module.Host
 	archive storage.Archive
-	max     int
+	max     atomic.Int64 // max_messages; changed by a reload
 	seed    maphash.Seed
 
 	// locks serialise, per owner, the count-then-append of a store and the

@@ -104,7 +104,7 @@ func (o *offline) undelivered(ctx context.Context, msg *stanza.Element, to jid.J
 		return false
 	}
 	if !stored {
-		o.h.Logger().Info("offline storage full", "user", owner.String(), "max", o.max)
+		o.h.Logger().Info("offline storage full", "user", owner.String(), "max", o.max.Load())
 		return false
 	}
 	// A session may have become available after the router looked and
@@ -131,7 +131,7 @@ func (o *offline) store(ctx context.Context, owner jid.JID, msg *stanza.Element)
 	if err != nil {
 		return false, err
 	}
-	if n >= o.max {
+	if int64(n) >= o.max.Load() {
 		return false, nil
 	}
 	_, err = o.archive.Append(ctx, owner.String(), storage.Item{Time: received, With: msg.Get("from"), Data: data})
