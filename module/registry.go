@@ -57,6 +57,7 @@ type Settings struct {
 type Registry struct {
 	domain   string
 	settings Settings
+	http     HTTP // nil without web listeners (module/http.go)
 
 	mu       sync.Mutex
 	frozen   bool

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"hearth/config"
+	"hearth/httpd"
 	"hearth/jid"
 	"hearth/mod"
 	"hearth/module"
@@ -49,6 +50,7 @@ type Server struct {
 	router   *router.Router
 	certs    *certStore
 	throttle *authThrottle
+	web      *httpd.Server // nil without http/https listeners (http.go)
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
 	// in storage so that they stay the same across restarts and nodes.
 	fakeSecret []byte
@@ -63,7 +65,7 @@ type Server struct {
 }
 
 type listener struct {
-	kind string // "c2s", "c2s_tls" or "metrics"
+	kind string // "c2s", "c2s_tls", "metrics", "http" or "https"
 	ln   net.Listener
 }
 
@@ -111,6 +113,10 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 	s.router = router.New(s.store, s.logFor("router"))
 	s.router.SM.ResumeTimeout = time.Duration(cfg.StreamManagement.ResumeTimeout) * time.Second
 	s.router.SM.MaxUnacked = cfg.StreamManagement.MaxUnacked
+	if err := s.initHTTP(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	mods := opts.Modules
 	if mods == nil {
 		mods = mod.All()
@@ -178,6 +184,9 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
 		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
+		if s.web != nil {
+			reg.SetHTTP(s.web)
+		}
 		for i, d := range mods {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
 			if err := d.Start(h, configs[i]); err != nil {
@@ -222,11 +231,21 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return err
 	}
+	for _, kind := range []string{"http", "https"} {
+		addrs := s.cfg.Listen.HTTP
+		if kind == "https" {
+			addrs = s.cfg.Listen.HTTPS
+		}
+		if err := open(kind, addrs); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
 	return nil
 }
 
 // Addrs returns the bound addresses of the listeners of kind ("c2s",
-// "c2s_tls", "metrics").
+// "c2s_tls", "metrics", "http", "https").
 func (s *Server) Addrs(kind string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -256,6 +275,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, l := range lns {
 		if l.kind == "metrics" {
 			s.serveMetrics(l.ln)
+			continue
+		}
+		if l.kind == "http" || l.kind == "https" {
+			s.serveHTTP(l)
 			continue
 		}
 		cfg := s.c2sConfig(l.kind == "c2s_tls")
@@ -341,6 +364,7 @@ func (h throttledHost) Credentials(ctx context.Context, username string) (sasl.C
 func (s *Server) Shutdown() {
 	s.stopMetrics()
 	s.closeListeners()
+	s.stopHTTP()
 	s.router.Shutdown(&stanza.StreamError{Condition: "system-shutdown"})
 	s.cancel()
 	s.conns.Wait()
