@@ -16,6 +16,7 @@ import (
 	"hearth/mod/register"
 	"hearth/mod/roster"
 	xmpptime "hearth/mod/time"
+	"hearth/mod/upload"
 	"hearth/mod/version"
 	"hearth/module"
 )
@@ -35,6 +36,7 @@ func All() []*module.Definition {
 		carbons.Module,
 		mam.Module, // after roster, which it requires
 		push.Module,
+		upload.Module,
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

@@ -183,7 +183,7 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	}
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
-		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
+		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir})
 		if s.web != nil {
 			reg.SetHTTP(s.web)
 		}
