@@ -27,7 +27,7 @@ var allowedImports = map[string][]string{
 	"router":                   {"jid", "stanza", "stream", "module", "storage", "sasl"},
 	"config":                   {},
 	"httpd":                    {},
-	"websocket":                {"stanza"},
+	"webstream":                {"stanza"},
 	// dump reads and writes per-user data through the exported API of the
 	// modules that own it (mod/roster), which takes a module.Host.
 	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster"},

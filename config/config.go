@@ -66,6 +66,12 @@ type HTTP struct {
 	// ShutdownTimeout bounds how long a stopping server waits for HTTP
 	// requests in progress (uploads, downloads), in seconds; default 5.
 	ShutdownTimeout int `toml:"shutdown_timeout"`
+	// BOSHMaxWait bounds, in seconds, how long a BOSH request is held
+	// waiting for something to send (default 60); BOSHInactivity is how
+	// long a BOSH session may have no request pending before it counts
+	// as disconnected (default 60).
+	BOSHMaxWait    int `toml:"bosh_max_wait"`
+	BOSHInactivity int `toml:"bosh_inactivity"`
 }
 
 // TLS names the certificates: one pair for every host, or a folder with
@@ -193,6 +199,8 @@ func (f *File) applyDefaults() {
 	def(&c.HTTP.ReadHeaderTimeout, 10)
 	def(&c.HTTP.IdleTimeout, 120)
 	def(&c.HTTP.ShutdownTimeout, 5)
+	def(&c.HTTP.BOSHMaxWait, 60)
+	def(&c.HTTP.BOSHInactivity, 60)
 }
 
 // coreKeys are the top-level keys that belong to Config, sorted.
@@ -323,7 +331,7 @@ func (f *File) validate() error {
 	if u := c.HTTP.ExternalURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
 		return fmt.Errorf("http.external_url: %q is not an http:// or https:// URL", u)
 	}
-	if c.HTTP.ReadHeaderTimeout < 0 || c.HTTP.IdleTimeout < 0 || c.HTTP.ShutdownTimeout < 0 {
+	if c.HTTP.ReadHeaderTimeout < 0 || c.HTTP.IdleTimeout < 0 || c.HTTP.ShutdownTimeout < 0 || c.HTTP.BOSHMaxWait < 0 || c.HTTP.BOSHInactivity < 0 {
 		return errors.New("http: timeouts must not be negative")
 	}
 	if c.Auth.SCRAMIterations < 4096 {

@@ -11,13 +11,14 @@ import (
 
 	"hearth/httpd"
 	"hearth/stream"
-	"hearth/websocket"
+	"hearth/webstream"
 )
 
 // Paths of the web services the server itself registers.
 const (
 	pathWebSocket = "/xmpp-websocket"
 	pathHostMeta  = "/.well-known/host-meta"
+	pathBOSH      = "/http-bind"
 )
 
 // websocketFramingSlack is what a WebSocket message may add to the largest
@@ -25,8 +26,8 @@ const (
 const websocketFramingSlack = 1 << 10
 
 // initHTTP creates the web server when an http or https listener is
-// configured, with the server's own services on it (XMPP over WebSocket,
-// XEP-0156 host-meta); modules add theirs through module.Host.HTTP.
+// configured, with the server's own services on it (XMPP over WebSocket
+// and BOSH, XEP-0156 host-meta); modules add theirs through module.Host.HTTP.
 func (s *Server) initHTTP() error {
 	if len(s.cfg.Listen.HTTP) == 0 && len(s.cfg.Listen.HTTPS) == 0 {
 		return nil
@@ -45,17 +46,32 @@ func (s *Server) initHTTP() error {
 	// connection without a TLS state (no channel binding: the TLS session
 	// belongs to HTTP and may carry other requests).
 	cfg.TLS = nil
-	ws := websocket.Handler(websocket.Options{
+	opts := webstream.Options{
 		Serve: func(nc net.Conn) {
 			s.metrics.connectionAccepted(true)
 			stream.ServeC2S(s.ctx, nc, cfg)
 		},
+		Go: func(fn func()) {
+			if !s.addConn() {
+				return
+			}
+			go func() {
+				defer s.conns.Done()
+				fn()
+			}()
+		},
 		Secure:          s.web.Secure,
 		RemoteAddr:      s.web.ClientAddr,
 		MaxMessageBytes: int64(s.cfg.Limits.MaxStanzaSize) + websocketFramingSlack,
+		BOSHMaxWait:     time.Duration(hc.BOSHMaxWait) * time.Second,
+		BOSHInactivity:  time.Duration(hc.BOSHInactivity) * time.Second,
+		MaxQueueBytes:   s.cfg.Limits.MaxQueueSize,
 		Log:             s.logFor("stream"),
-	})
-	if err := s.web.Handle("GET "+pathWebSocket, s.trackConn(ws)); err != nil {
+	}
+	if err := s.web.Handle("GET "+pathWebSocket, s.trackConn(webstream.WebSocket(opts))); err != nil {
+		return err
+	}
+	if err := s.web.Handle(pathBOSH, webstream.BOSH(opts)); err != nil {
 		return err
 	}
 	if err := s.web.Handle("GET "+pathHostMeta, http.HandlerFunc(s.hostMeta)); err != nil {
@@ -71,14 +87,26 @@ func (s *Server) initHTTP() error {
 // Shutdown's conns.Wait began.
 func (s *Server) trackConn(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.ctx.Err() != nil {
+		if !s.addConn() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
-		s.conns.Add(1)
 		defer s.conns.Done()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// addConn counts one more connection for Shutdown to wait for, unless the
+// server is stopping. Shutdown takes s.mu after cancelling s.ctx, so every
+// addConn that saw the server running has added before conns.Wait.
+func (s *Server) addConn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	s.conns.Add(1)
+	return true
 }
 
 // serveHTTP serves a web listener.
@@ -104,11 +132,14 @@ type hostMetaLink struct {
 }
 
 // Link relations of XEP-0156.
-const relWebSocket = "urn:xmpp:alt-connections:websocket"
+const (
+	relWebSocket = "urn:xmpp:alt-connections:websocket"
+	relBOSH      = "urn:xmpp:alt-connections:xbosh"
+)
 
 // hostMeta answers /.well-known/host-meta (XRD, RFC 6415) and
 // host-meta.json (JRD) with the connection methods of XEP-0156: the
-// WebSocket endpoint, at the address the request came to (or the
+// WebSocket and BOSH endpoints, at the address the request came to (or the
 // external URL). Any page may read it (CORS), as web clients must.
 func (s *Server) hostMeta(w http.ResponseWriter, r *http.Request) {
 	base := s.web.RequestBase(r)
@@ -124,7 +155,7 @@ func (s *Server) hostMeta(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(base, "http://") {
 		wsURL = "ws://" + strings.TrimPrefix(base, "http://")
 	}
-	links := []hostMetaLink{{Rel: relWebSocket, Href: wsURL + pathWebSocket}}
+	links := []hostMetaLink{{Rel: relWebSocket, Href: wsURL + pathWebSocket}, {Rel: relBOSH, Href: base + pathBOSH}}
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Cache-Control", "max-age=3600")
 	if strings.HasSuffix(r.URL.Path, ".json") {

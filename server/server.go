@@ -367,6 +367,8 @@ func (s *Server) Shutdown() {
 	s.stopHTTP()
 	s.router.Shutdown(&stanza.StreamError{Condition: "system-shutdown"})
 	s.cancel()
+	s.mu.Lock() // a barrier for addConn (http.go): no connection is added after it
+	s.mu.Unlock()
 	s.conns.Wait()
 	s.wg.Wait()
 }

@@ -1,15 +1,10 @@
-// Package websocket implements RFC 7395: An Extensible Messaging and
-// Presence Protocol (XMPP) Subprotocol for WebSocket. It translates the
-// framing (<open/>, <close/>, one element per message) to and from a
-// TCP-style XML stream and hands the result to the server's client stream
-// machinery as a net.Conn, so that WebSocket sessions negotiate, bind,
-// use stream management and resume exactly as TCP ones do.
-package websocket
+package webstream
 
 import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	ws "github.com/coder/websocket"
 )
@@ -17,30 +12,63 @@ import (
 // Subprotocol is the WebSocket subprotocol of XMPP (RFC 7395 §3.1).
 const Subprotocol = "xmpp"
 
-// Options configure a Handler.
+// Options configure the WebSocket and BOSH handlers.
 type Options struct {
 	// Serve runs one client stream on nc until it ends (stream.ServeC2S),
 	// as on a connection encrypted with direct TLS.
 	Serve func(nc net.Conn)
+	// Go runs fn in a goroutine the server waits for at shutdown (a BOSH
+	// session outlives the request that created it). It is called from
+	// the request's handler. Default: a plain goroutine.
+	Go func(fn func())
 	// Secure reports whether a request reached the server encrypted.
 	Secure func(r *http.Request) bool
 	// RemoteAddr returns the client's address for a request (the peer, or
 	// behind a proxy the address it forwarded).
 	RemoteAddr func(r *http.Request) string
-	// MaxMessageBytes bounds one message from the client: the largest
-	// stanza allowed plus room for its framing.
+	// MaxMessageBytes bounds one message (WebSocket) or request body
+	// (BOSH) from the client: the largest stanza allowed plus room for
+	// its framing.
 	MaxMessageBytes int64
-	Log             *slog.Logger
+	// BOSHMaxWait bounds how long a BOSH request is held waiting for
+	// something to send (the client's 'wait', default 60s);
+	// BOSHInactivity is how long a BOSH session may have no request
+	// pending before it is considered gone (default 60s).
+	BOSHMaxWait    time.Duration
+	BOSHInactivity time.Duration
+	// MaxQueueBytes bounds what a BOSH session holds for its client
+	// between requests (default 1 MiB).
+	MaxQueueBytes int
+	Log           *slog.Logger
 }
 
-// Handler returns the handler of the WebSocket endpoint: it upgrades the
+func (o *Options) defaults() {
+	if o.Go == nil {
+		o.Go = func(fn func()) { go fn() }
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.BOSHMaxWait == 0 {
+		o.BOSHMaxWait = 60 * time.Second
+	}
+	if o.BOSHInactivity == 0 {
+		o.BOSHInactivity = 60 * time.Second
+	}
+	if o.MaxQueueBytes == 0 {
+		o.MaxQueueBytes = 1 << 20
+	}
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = 256 << 10
+	}
+}
+
+// WebSocket returns the handler of the RFC 7395 endpoint: it upgrades the
 // request, negotiates the xmpp subprotocol and serves the stream until it
 // ends. A request that is not encrypted gets 403: XMPP over plain
 // WebSocket would let passwords cross the network in the clear.
-func Handler(opts Options) http.Handler {
-	if opts.Log == nil {
-		opts.Log = slog.Default()
-	}
+func WebSocket(opts Options) http.Handler {
+	opts.defaults()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !opts.Secure(r) {
 			http.Error(w, "XMPP over WebSocket needs wss://", http.StatusForbidden)

@@ -1,4 +1,4 @@
-package websocket
+package webstream
 
 import (
 	"context"
@@ -84,7 +84,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		if typ != ws.MessageText {
 			// RFC 7395 §3.2: XMPP is carried in text messages only.
 			c.ws.Close(ws.StatusUnsupportedData, "XMPP is sent in text messages")
-			return 0, errors.New("websocket: binary message")
+			return 0, errors.New("webstream: binary message")
 		}
 		c.pending = inbound(msg)
 	}

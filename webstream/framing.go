@@ -1,4 +1,4 @@
-package websocket
+package webstream
 
 import (
 	"bytes"
@@ -67,7 +67,7 @@ func inbound(msg []byte) []byte {
 }
 
 // errIncomplete reports output that ends inside an element.
-var errIncomplete = errors.New("websocket: incomplete element")
+var errIncomplete = errors.New("webstream: incomplete element")
 
 // outbound splits what the stream package writes (its own encoder's
 // output: well-formed, attribute values in quotes, '<' always escaped,
@@ -88,7 +88,7 @@ func outbound(b []byte, emit func([]byte) error) (int, error) {
 			return len(b), nil
 		}
 		if b[i] != '<' {
-			return done, errors.New("websocket: text outside an element")
+			return done, errors.New("webstream: text outside an element")
 		}
 		if rest := b[i:]; len(rest) < len(closeTag) && (bytes.HasPrefix(closeTag, rest) || bytes.HasPrefix(streamTag, rest)) {
 			return done, nil // cut inside a stream tag
@@ -208,7 +208,7 @@ func startTag(b []byte) (n int, attrs []attr, selfClosing bool, err error) {
 				return 0, nil, false, errIncomplete
 			}
 			if b[i+1] != '>' {
-				return 0, nil, false, errors.New("websocket: malformed start tag")
+				return 0, nil, false, errors.New("webstream: malformed start tag")
 			}
 			return i + 2, attrs, true, nil
 		}
@@ -220,7 +220,7 @@ func startTag(b []byte) (n int, attrs []attr, selfClosing bool, err error) {
 		i += eq + 1
 		q := b[i]
 		if q != '"' && q != '\'' {
-			return 0, nil, false, errors.New("websocket: unquoted attribute value")
+			return 0, nil, false, errors.New("webstream: unquoted attribute value")
 		}
 		end := bytes.IndexByte(b[i+1:], q)
 		if end < 0 {
@@ -266,4 +266,22 @@ func elementEnd(b []byte, start int) (int, error) {
 			depth++
 		}
 	}
+}
+
+// isOpen and isClose recognize the framing elements outbound emits.
+func isOpen(msg []byte) bool  { return bytes.HasPrefix(msg, []byte(`<open xmlns="`+NS+`"`)) }
+func isClose(msg []byte) bool { return bytes.HasPrefix(msg, []byte(`<close xmlns="`+NS+`"`)) }
+
+// attrOf returns the attribute name of the start tag at the start of msg.
+func attrOf(msg []byte, name string) string {
+	_, attrs, _, err := startTag(msg)
+	if err != nil {
+		return ""
+	}
+	for _, a := range attrs {
+		if a.name == name {
+			return a.value
+		}
+	}
+	return ""
 }
