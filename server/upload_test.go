@@ -33,7 +33,7 @@ func requestSlot(c *xmpptest.Client, name string, size int, ctype string) *stanz
 	return c.IQ(fmt.Sprintf(`<iq type='get' id='%s' to='upload.localhost'><request xmlns='%s' %s/></iq>`, c.NextID(), nsUpload, attrs))
 }
 
-func slotURLs(t *testing.T, reply *stanza.Element) (put, get string) {
+func slotURLs(t testing.TB, reply *stanza.Element) (put, get string) {
 	t.Helper()
 	slot := reply.Child(nsUpload, "slot")
 	if reply.Get("type") != "result" || slot == nil {
