@@ -197,3 +197,50 @@ func TestBOSHRefusals(t *testing.T) {
 		t.Errorf("unknown host: %s", r)
 	}
 }
+
+func TestBOSHRequestOrder(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, webTOML)
+	srv.AddUser(t, "alice", "pw-alice-1")
+	srv.AddUser(t, "bob", "pw-bob-123")
+	bob := srv.LoginAvailable(t, "bob", "pw-bob-123", "desk")
+	alice := boshLogin(t, srv, "alice", "pw-alice-1", "web")
+
+	msg := func(body string) string {
+		return `<message xmlns="jabber:client" to="bob@localhost" type="chat"><body>` + body + `</body></message>`
+	}
+	// The later request may reach the server first: it takes effect
+	// after the earlier one all the same.
+	first := alice.rid + 1
+	done := make(chan error, 1)
+	go func() {
+		later := &boshClient{t: t, url: alice.url, sid: alice.sid, rid: first} // posts rid first+1
+		_, err := later.postErr("", msg("second"))
+		done <- err
+	}()
+	alice.post("", msg("first")) // rid first
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	alice.rid = first + 1
+	if got := bodies(t, bob.Conn, 2); got[0] != "first" || got[1] != "second" {
+		t.Errorf("bob got %v", got)
+	}
+
+	// A request sent again (the client lost the answer) is answered again
+	// and not processed twice.
+	r1 := alice.post("", msg("once"))
+	alice.rid-- // the same rid again
+	r2 := alice.post("", msg("once"))
+	if r1.String() != r2.String() {
+		t.Errorf("retransmission answered %s, first answer %s", r2, r1)
+	}
+	bodies(t, bob.Conn, 1)
+	bob.ExpectNone("a second copy", isAnyMessage, 300*time.Millisecond)
+
+	// A rid far ahead ends the session.
+	alice.rid += 10
+	if r := alice.post("", ""); r.Get("type") != "terminate" || r.Get("condition") != "item-not-found" {
+		t.Errorf("rid out of window: %s", r)
+	}
+}

@@ -44,11 +44,12 @@ type boshHandler struct {
 
 // boshSession is the request-side state of one session.
 type boshSession struct {
-	sid  string
-	conn *boshConn
-	to   string
-	wait time.Duration
-	hold int
+	sid    string
+	conn   *boshConn
+	forget func() // removes the session from the handler's table
+	to     string
+	wait   time.Duration
+	hold   int
 	// inactivity ends the session when no request is pending that long.
 	inactivity time.Duration
 
@@ -133,11 +134,12 @@ func (h *boshHandler) create(w http.ResponseWriter, r *http.Request, body *stanz
 		sid: newSID(), to: to, wait: wait, hold: hold, inactivity: h.opts.BOSHInactivity,
 		nextRID: rid + 1, ridWake: make(chan struct{}), responses: map[int64][]byte{},
 	}
-	s.conn = newBOSHConn(addr(h.opts.RemoteAddr(r)), h.opts.MaxQueueBytes, func() {
+	s.forget = func() {
 		h.mu.Lock()
 		delete(h.sessions, s.sid)
 		h.mu.Unlock()
-	})
+	}
+	s.conn = newBOSHConn(addr(h.opts.RemoteAddr(r)), h.opts.MaxQueueBytes, s.forget)
 	s.idle = time.AfterFunc(h.opts.BOSHInactivity, func() { s.conn.Close() })
 	s.idle.Stop()
 	h.mu.Lock()
@@ -206,6 +208,8 @@ func (s *boshSession) request(w http.ResponseWriter, r *http.Request, body *stan
 		in = append(in, streamHeader(body, s.to)...)
 	}
 	if body.Get("type") == "terminate" {
+		// The sid is unknown from now on; the stream reads its end.
+		s.forget()
 		s.conn.feed(append(in, closeTag...), true)
 		resp := responseBody([][2]string{{"type", "terminate"}}, nil, false)
 		s.remember(rid, resp)
