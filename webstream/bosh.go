@@ -54,8 +54,10 @@ type boshSession struct {
 	inactivity time.Duration
 
 	mu        sync.Mutex
-	nextRID   int64
-	ridWake   chan struct{}
+	nextRID   int64           // the rid the next request must carry
+	ridWake   chan struct{}   // closed and replaced when nextRID moves
+	fedRID    int64           // the last rid whose payload was fed to conn
+	fedWake   chan struct{}   // closed and replaced when fedRID moves
 	held      []chan struct{} // waiting requests' release, oldest first
 	active    int             // requests in progress
 	idle      *time.Timer     // ends the session after inactivity
@@ -133,6 +135,7 @@ func (h *boshHandler) create(w http.ResponseWriter, r *http.Request, body *stanz
 	s := &boshSession{
 		sid: newSID(), to: to, wait: wait, hold: hold, inactivity: h.opts.BOSHInactivity,
 		nextRID: rid + 1, ridWake: make(chan struct{}), responses: map[int64][]byte{},
+		fedRID: rid, fedWake: make(chan struct{}),
 	}
 	s.forget = func() {
 		h.mu.Lock()
@@ -210,13 +213,13 @@ func (s *boshSession) request(w http.ResponseWriter, r *http.Request, body *stan
 	if body.Get("type") == "terminate" {
 		// The sid is unknown from now on; the stream reads its end.
 		s.forget()
-		s.conn.feed(append(in, closeTag...), true)
+		s.feedInTurn(rid, append(in, closeTag...), true)
 		resp := responseBody([][2]string{{"type", "terminate"}}, nil, false)
 		s.remember(rid, resp)
 		writeBody(w, resp)
 		return
 	}
-	if len(in) > 0 && !s.conn.feed(in, false) {
+	if !s.feedInTurn(rid, in, false) {
 		terminate(w, "item-not-found")
 		return
 	}
@@ -261,6 +264,31 @@ func (s *boshSession) order(r *http.Request, rid int64) ([]byte, bool) {
 	close(s.ridWake)
 	s.ridWake = make(chan struct{})
 	return nil, true
+}
+
+// feedInTurn feeds the payload of request rid to the stream once the
+// payloads of every earlier request are fed: order hands out rids in
+// sequence, but the requests' goroutines race after it. Every request
+// that passed order calls it exactly once.
+func (s *boshSession) feedInTurn(rid int64, in []byte, eof bool) bool {
+	s.mu.Lock()
+	for s.fedRID != rid-1 {
+		ch := s.fedWake
+		s.mu.Unlock()
+		<-ch
+		s.mu.Lock()
+	}
+	s.mu.Unlock()
+	ok := true
+	if len(in) > 0 || eof {
+		ok = s.conn.feed(in, eof)
+	}
+	s.mu.Lock()
+	s.fedRID = rid
+	close(s.fedWake)
+	s.fedWake = make(chan struct{})
+	s.mu.Unlock()
+	return ok
 }
 
 // holdSlot registers a request that may be held and returns the channel
