@@ -93,7 +93,7 @@ func start(h *module.Host, cfg Config) error {
 	}
 	web := h.HTTP()
 	if web == nil {
-		h.Logger().Info("upload disabled: no [listen] http or https")
+		h.Logger().Debug("upload disabled: no [listen] http or https")
 		return nil
 	}
 	if cfg.Domain == "" {
