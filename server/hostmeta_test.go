@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"net/http"
+	"strings"
 	"testing"
 
 	"hearth/xmpptest"
@@ -55,5 +56,18 @@ func TestHostMeta(t *testing.T) {
 	_, body = doHTTP(t, "GET", "http://"+srv.HTTP+"/.well-known/host-meta.json", nil, nil)
 	if err := json.Unmarshal(body, &jrd); err != nil || len(jrd.Links) != 2 || jrd.Links[0].Href[:6] != "wss://" || jrd.Links[1].Href[:8] != "https://" {
 		t.Errorf("host-meta over http: %s", body)
+	}
+}
+
+func TestLandingPage(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, webTOML)
+	resp, body := doHTTP(t, "GET", "https://"+srv.HTTPS+"/", nil, nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		!strings.Contains(string(body), "name@localhost") || !strings.Contains(string(body), "Conversations") {
+		t.Errorf("landing page: %s %v\n%s", resp.Status, resp.Header, body)
+	}
+	if resp, _ := doHTTP(t, "GET", "https://"+srv.HTTPS+"/no-such-page", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown path: %s", resp.Status)
 	}
 }

@@ -74,6 +74,9 @@ func (s *Server) initHTTP() error {
 	if err := s.web.Handle(pathBOSH, webstream.BOSH(opts)); err != nil {
 		return err
 	}
+	if err := s.web.Handle("GET /{$}", http.HandlerFunc(s.landing)); err != nil {
+		return err
+	}
 	if err := s.web.Handle("GET "+pathHostMeta, http.HandlerFunc(s.hostMeta)); err != nil {
 		return err
 	}
