@@ -42,10 +42,11 @@ type Server struct {
 	cfg Config
 	mux *http.ServeMux
 
-	mu      sync.Mutex
-	servers []*http.Server
-	bases   []base // bound listeners, in the order Serve saw them
-	closed  bool
+	mu       sync.Mutex
+	servers  []*http.Server
+	bases    []base // bound listeners, in the order Serve saw them
+	closed   bool
+	stopping chan struct{} // closed when Shutdown begins
 }
 
 type base struct {
@@ -65,7 +66,7 @@ func New(cfg Config) *Server {
 		cfg.Log = slog.Default()
 	}
 	cfg.ExternalURL = strings.TrimSuffix(cfg.ExternalURL, "/")
-	return &Server{cfg: cfg, mux: http.NewServeMux()}
+	return &Server{cfg: cfg, mux: http.NewServeMux(), stopping: make(chan struct{})}
 }
 
 // Handle registers handler for pattern (net/http.ServeMux syntax, e.g.
@@ -136,6 +137,9 @@ const maxHeaderBytes = 64 << 10
 // taken over by a handler (WebSocket) are the handler's to end.
 func (s *Server) Shutdown(ctx context.Context) {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.stopping)
+	}
 	s.closed = true
 	servers := s.servers
 	s.mu.Unlock()
@@ -149,6 +153,10 @@ func (s *Server) Shutdown(ctx context.Context) {
 	}
 	wg.Wait()
 }
+
+// Stopping is closed when Shutdown begins: handlers that hold requests
+// open (BOSH) answer them then instead of waiting out the timeout.
+func (s *Server) Stopping() <-chan struct{} { return s.stopping }
 
 // BaseURL returns the URL, without a trailing slash, under which clients
 // reach this server for the virtual host domain: the configured external

@@ -66,6 +66,7 @@ func (s *Server) initHTTP() error {
 		BOSHMaxWait:     time.Duration(hc.BOSHMaxWait) * time.Second,
 		BOSHInactivity:  time.Duration(hc.BOSHInactivity) * time.Second,
 		MaxQueueBytes:   s.cfg.Limits.MaxQueueSize,
+		Stopping:        s.web.Stopping(),
 		Log:             s.logFor("stream"),
 	}
 	if err := s.web.Handle("GET "+pathWebSocket, s.trackConn(webstream.WebSocket(opts))); err != nil {

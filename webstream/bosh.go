@@ -44,12 +44,13 @@ type boshHandler struct {
 
 // boshSession is the request-side state of one session.
 type boshSession struct {
-	sid    string
-	conn   *boshConn
-	forget func() // removes the session from the handler's table
-	to     string
-	wait   time.Duration
-	hold   int
+	sid      string
+	conn     *boshConn
+	forget   func() // removes the session from the handler's table
+	stopping <-chan struct{}
+	to       string
+	wait     time.Duration
+	hold     int
 	// inactivity ends the session when no request is pending that long.
 	inactivity time.Duration
 
@@ -135,7 +136,7 @@ func (h *boshHandler) create(w http.ResponseWriter, r *http.Request, body *stanz
 	s := &boshSession{
 		sid: newSID(), to: to, wait: wait, hold: hold, inactivity: h.opts.BOSHInactivity,
 		nextRID: rid + 1, ridWake: make(chan struct{}), responses: map[int64][]byte{},
-		fedRID: rid, fedWake: make(chan struct{}),
+		fedRID: rid, fedWake: make(chan struct{}), stopping: h.opts.Stopping,
 	}
 	s.forget = func() {
 		h.mu.Lock()
@@ -323,6 +324,8 @@ func (s *boshSession) collect(r *http.Request, release chan struct{}) ([][]byte,
 		case <-release:
 			out, _, ended, _ := s.conn.take()
 			return out, ended
+		case <-s.stopping:
+			return nil, false
 		case <-timer.C:
 			return nil, false
 		case <-r.Context().Done():

@@ -36,6 +36,9 @@ type Options struct {
 	// pending before it is considered gone (default 60s).
 	BOSHMaxWait    time.Duration
 	BOSHInactivity time.Duration
+	// Stopping, when closed, makes held BOSH requests answer at once (the
+	// server is shutting down). Nil: never.
+	Stopping <-chan struct{}
 	// MaxQueueBytes bounds what a BOSH session holds for its client
 	// between requests (default 1 MiB).
 	MaxQueueBytes int
