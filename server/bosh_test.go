@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"hearth/jid"
+	"hearth/module"
 	"hearth/stanza"
 	"hearth/xmpptest"
 )
@@ -83,7 +85,18 @@ func (b *boshClient) poll(what string, match func(*stanza.Element) bool) *stanza
 
 func boshLogin(t *testing.T, srv *xmpptest.Server, user, password, resource string) *boshClient {
 	t.Helper()
-	b := &boshClient{t: t, url: "https://" + srv.HTTPS + "/http-bind", rid: 4000}
+	b := boshAuth(t, srv, user, password, 4000)
+	resp := b.post("", `<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>`+resource+`</resource></bind></iq>`)
+	if iq := resp.Child(stanza.NSClient, "iq"); iq == nil || iq.Get("type") != "result" {
+		t.Fatalf("bind: %s", resp)
+	}
+	return b
+}
+
+// boshAuth creates a session, authenticates and restarts the stream.
+func boshAuth(t *testing.T, srv *xmpptest.Server, user, password string, rid int) *boshClient {
+	t.Helper()
+	b := &boshClient{t: t, url: "https://" + srv.HTTPS + "/http-bind", rid: rid}
 	resp := b.post(`to="localhost" xml:lang="en" wait="2" hold="1" ver="1.6" xmpp:version="1.0"`, "")
 	b.sid = resp.Get("sid")
 	if b.sid == "" || resp.Get("authid") == "" || resp.Get("requests") != "2" || resp.Get("wait") != "2" || resp.Get("from") != "localhost" {
@@ -101,10 +114,6 @@ func boshLogin(t *testing.T, srv *xmpptest.Server, user, password, resource stri
 	resp = b.post(`xmpp:restart="true" to="localhost"`, "")
 	if f := resp.Child(stanza.NSStream, "features"); f == nil || f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") == nil {
 		t.Fatalf("restart: %s", resp)
-	}
-	resp = b.post("", `<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>`+resource+`</resource></bind></iq>`)
-	if iq := resp.Child(stanza.NSClient, "iq"); iq == nil || iq.Get("type") != "result" {
-		t.Fatalf("bind: %s", resp)
 	}
 	return b
 }
@@ -242,5 +251,57 @@ func TestBOSHRequestOrder(t *testing.T) {
 	alice.rid += 10
 	if r := alice.post("", ""); r.Get("type") != "terminate" || r.Get("condition") != "item-not-found" {
 		t.Errorf("rid out of window: %s", r)
+	}
+}
+
+func TestBOSHInactivityAndResume(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, webTOML+"\n[http]\nbosh_inactivity = 1\n")
+	srv.AddUser(t, "alice", "pw-alice-1")
+	srv.AddUser(t, "bob", "pw-bob-123")
+	bob := srv.LoginAvailable(t, "bob", "pw-bob-123", "desk")
+	alice := boshLogin(t, srv, "alice", "pw-alice-1", "web")
+	resp := alice.post("", `<enable xmlns="urn:xmpp:sm:3" resume="true"/>`)
+	en := resp.Child("urn:xmpp:sm:3", "enabled")
+	if en == nil {
+		en = alice.poll("<enabled/>", func(el *stanza.Element) bool { return el.Name.Local == "enabled" })
+	}
+	if en.Get("id") == "" {
+		t.Fatalf("enabled = %s", en)
+	}
+
+	// The client stops sending requests: after bosh_inactivity the session
+	// counts as disconnected and waits to be resumed.
+	full := jid.MustParse("alice@localhost/web")
+	deadline := time.Now().Add(xmpptest.Timeout)
+	for {
+		s := srv.Router().Session(full)
+		if s == nil {
+			t.Fatal("the session was removed instead of waiting to be resumed")
+		}
+		if h, ok := s.(module.Hibernating); ok && h.Hibernating() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("session still connected after bosh_inactivity")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := alice.post("", ""); r.Get("type") != "terminate" {
+		t.Errorf("request to the inactive session: %s", r)
+	}
+	bob.Send("<message to='alice@localhost/web' type='chat'><body>kept for you</body></message>")
+
+	// A new BOSH session resumes it and gets what arrived meanwhile.
+	again := boshAuth(t, srv, "alice", "pw-alice-1", 9000)
+	resp = again.post("", `<resume xmlns="urn:xmpp:sm:3" previd="`+en.Get("id")+`" h="0"/>`)
+	if resp.Child("urn:xmpp:sm:3", "resumed") == nil {
+		t.Fatalf("expected <resumed/>, got %s", resp)
+	}
+	isKept := func(el *stanza.Element) bool {
+		return el.Name.Local == "message" && el.ChildText(stanza.NSClient, "body") == "kept for you"
+	}
+	if !slices.ContainsFunc(resp.Elements(), isKept) {
+		again.poll("the message kept for the session", isKept)
 	}
 }
