@@ -48,7 +48,6 @@ func (s *Server) initHTTP() error {
 	cfg.TLS = nil
 	opts := webstream.Options{
 		Serve: func(nc net.Conn) {
-			s.metrics.connectionAccepted(true)
 			stream.ServeC2S(s.ctx, nc, cfg)
 		},
 		Go: func(fn func()) {
