@@ -300,3 +300,34 @@ func TestUploadWithoutWebListener(t *testing.T) {
 		t.Errorf("upload service listed without a web listener: %s", items)
 	}
 }
+
+func TestUploadOverHTTP2(t *testing.T) {
+	t.Parallel()
+	srv := uploadServer(t, "")
+	srv.AddUser(t, "alice", "pw-alice-1")
+	alice := srv.Login(t, "alice", "pw-alice-1", "phone")
+	client := insecureHTTP()
+	client.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+
+	data := bytes.Repeat([]byte("h2 "), 50000)
+	put, get := slotURLs(t, requestSlot(alice, "h2.txt", len(data), "text/plain"))
+	req, _ := http.NewRequest("PUT", localURL(srv, put), bytes.NewReader(data))
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || resp.ProtoMajor != 2 {
+		t.Fatalf("PUT over %s: %s", resp.Proto, resp.Status)
+	}
+	resp, err = client.Get(localURL(srv, get))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || !bytes.Equal(got, data) {
+		t.Errorf("GET over %s: %s, identical %v", resp.Proto, resp.Status, bytes.Equal(got, data))
+	}
+}
