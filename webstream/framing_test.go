@@ -72,3 +72,19 @@ func TestOutboundRejectsText(t *testing.T) {
 		t.Error("text outside an element accepted")
 	}
 }
+
+// FuzzFraming checks that neither direction panics or loses its place on
+// any input, and that outbound never consumes more than it was given.
+func FuzzFraming(f *testing.F) {
+	f.Add([]byte(`<stream:stream xmlns="jabber:client" id="a"><message to="x"><body>hi</body></message></stream:stream>`))
+	f.Add([]byte(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="example.org" version="1.0"/>`))
+	f.Add([]byte(`<a b='>'/><c d="/>"></c>`))
+	f.Add([]byte(`</stream:str`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		inbound(b)
+		n, _ := outbound(b, func([]byte) error { return nil })
+		if n < 0 || n > len(b) {
+			t.Fatalf("outbound consumed %d of %d bytes", n, len(b))
+		}
+	})
+}
