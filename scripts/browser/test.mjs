@@ -1,6 +1,7 @@
 // hearth's browser test (run by scripts/browser/run): two Converse.js
-// clients in headless Chromium log in to a running hearth over WebSocket
-// and exchange a message each way.
+// clients in headless Chromium log in to a running hearth over WebSocket,
+// exchange a message each way, and alice shares a file by HTTP upload
+// that bob's browser downloads.
 //
 // Environment: HEARTH_WS (wss://host:port/xmpp-websocket), CHROMIUM (path
 // of the browser), NODE_MODULES (where converse.js and playwright-core
@@ -59,6 +60,17 @@ try {
   };
   await exchange(alice, 'alice@localhost', bob, 'bob@localhost', 'hello from alice in a browser');
   await exchange(bob, 'bob@localhost', alice, 'alice@localhost', 'hello back from bob');
+
+  // File upload (XEP-0363) from the browser: slot, cross-origin PUT
+  // (CORS preflight), the URL sent as a message, and bob's browser
+  // downloads it (cross-origin GET).
+  const text = 'a file uploaded from a browser ' + Date.now();
+  await alice.evaluate(([t, x]) => window.hearth.upload(t, 'note.txt', x), ['bob@localhost', text]);
+  await bob.waitForFunction(() => window.hearth.received.some((m) => m.body.includes('/upload/')), null, { timeout });
+  const url = await bob.evaluate(() => window.hearth.received.find((m) => m.body.includes('/upload/')).body.trim());
+  const got = await bob.evaluate(async (u) => (await fetch(u)).text(), url);
+  if (got !== text) throw new Error(`downloaded ${JSON.stringify(got)} from ${url}, want ${JSON.stringify(text)}`);
+  console.log('file upload: uploaded by alice, downloaded by bob');
   console.log('browser test: OK');
 } catch (e) {
   failed = true;
