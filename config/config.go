@@ -28,6 +28,7 @@ type Config struct {
 	Limits           Limits           `toml:"limits"`
 	Auth             Auth             `toml:"auth"`
 	StreamManagement StreamManagement `toml:"stream_management"`
+	HTTP             HTTP             `toml:"http"`
 }
 
 // Listen lists the addresses of each listener; an empty list disables it.
@@ -38,6 +39,39 @@ type Listen struct {
 	// empty (the default) disables it. Bind it to loopback or a private
 	// network: it has no authentication.
 	Metrics []string `toml:"metrics"`
+	// HTTP and HTTPS serve the web services (file upload, WebSocket,
+	// host-meta) over plain HTTP and over TLS with the certificates of the
+	// [tls] section; empty (the default) disables them. Usual values are
+	// [":5280"] and [":5281"].
+	HTTP  []string `toml:"http"`
+	HTTPS []string `toml:"https"`
+}
+
+// HTTP configures the web server of the http and https listeners.
+type HTTP struct {
+	// ExternalURL is the base URL clients reach the web services at
+	// ("https://chat.example.org"), when a reverse proxy or another port
+	// stands in front. Default: https://<host>:<first https port> (or the
+	// http listener when there is no https one); host-meta answers with the
+	// address the request came to.
+	ExternalURL string `toml:"external_url"`
+	// BehindProxy says the plain http listeners are reached only through a
+	// reverse proxy that terminates TLS: their requests count as encrypted
+	// (WebSocket clients may authenticate) and the client address is the
+	// last entry of X-Forwarded-For. Default false: WebSocket on plain http
+	// is refused.
+	BehindProxy       bool `toml:"behind_proxy"`
+	ReadHeaderTimeout int  `toml:"read_header_timeout"` // seconds to read request headers, default 10
+	IdleTimeout       int  `toml:"idle_timeout"`        // seconds a kept-alive connection may idle, default 120
+	// ShutdownTimeout bounds how long a stopping server waits for HTTP
+	// requests in progress (uploads, downloads), in seconds; default 5.
+	ShutdownTimeout int `toml:"shutdown_timeout"`
+	// BOSHMaxWait bounds, in seconds, how long a BOSH request is held
+	// waiting for something to send (default 60); BOSHInactivity is how
+	// long a BOSH session may have no request pending before it counts
+	// as disconnected (default 60).
+	BOSHMaxWait    int `toml:"bosh_max_wait"`
+	BOSHInactivity int `toml:"bosh_inactivity"`
 }
 
 // TLS names the certificates: one pair for every host, or a folder with
@@ -178,6 +212,11 @@ func (f *File) applyDefaults() {
 	def(&c.Auth.SCRAMIterations, 4096)
 	def(&c.StreamManagement.ResumeTimeout, 300)
 	def(&c.StreamManagement.MaxUnacked, 10000)
+	def(&c.HTTP.ReadHeaderTimeout, 10)
+	def(&c.HTTP.IdleTimeout, 120)
+	def(&c.HTTP.ShutdownTimeout, 5)
+	def(&c.HTTP.BOSHMaxWait, 60)
+	def(&c.HTTP.BOSHInactivity, 60)
 }
 
 // coreKeys are the top-level keys that belong to Config, sorted.
@@ -196,6 +235,7 @@ func (f *File) coreFields() map[string]any {
 		"limits":            &f.Limits,
 		"auth":              &f.Auth,
 		"stream_management": &f.StreamManagement,
+		"http":              &f.HTTP,
 	}
 }
 
@@ -311,6 +351,12 @@ func (f *File) validate() error {
 		default:
 			return fmt.Errorf("log.levels.%s: unknown level %q", sub, level)
 		}
+	}
+	if u := c.HTTP.ExternalURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return fmt.Errorf("http.external_url: %q is not an http:// or https:// URL", u)
+	}
+	if c.HTTP.ReadHeaderTimeout < 0 || c.HTTP.IdleTimeout < 0 || c.HTTP.ShutdownTimeout < 0 || c.HTTP.BOSHMaxWait < 0 || c.HTTP.BOSHInactivity < 0 {
+		return errors.New("http: timeouts must not be negative")
 	}
 	if c.Auth.SCRAMIterations < 4096 {
 		return fmt.Errorf("auth.scram_iterations: %d is below the minimum of 4096", c.Auth.SCRAMIterations)

@@ -14,7 +14,7 @@ func TestDefaults(t *testing.T) {
 	if d.DataDir != "./hearth-data" || d.Storage.Driver != "sqlite" || d.Storage.DSN != filepath.Join("hearth-data", "hearth.db") {
 		t.Errorf("storage defaults: data_dir %q, driver %q, dsn %q", d.DataDir, d.Storage.Driver, d.Storage.DSN)
 	}
-	if strings.Join(d.Listen.C2S, ",") != ":5222" || len(d.Listen.C2STLS) != 0 {
+	if strings.Join(d.Listen.C2S, ",") != ":5222" || len(d.Listen.C2STLS) != 0 || len(d.Listen.HTTP) != 0 || len(d.Listen.HTTPS) != 0 {
 		t.Errorf("listen defaults: %+v", d.Listen)
 	}
 	if d.Limits.MaxStanzaSize != 256<<10 || d.Auth.SCRAMIterations != 4096 {
@@ -89,6 +89,23 @@ tls_key           = "/etc/hearth/db-client.key"
 		{name: "negative pool size", text: "[storage]\nmax_open_conns = -1", wantErr: "storage.max_open_conns"},
 		{name: "tls files for postgres", text: "[storage]\ndriver = \"postgres\"\ndsn = \"postgres://db/hearth\"\ntls_ca = \"ca.pem\"", wantErr: "mysql only"},
 		{name: "client cert without key", text: "[storage]\ndriver = \"mysql\"\ndsn = \"x@tcp(db)/h\"\ntls_cert = \"c.pem\"", wantErr: "tls_cert and tls_key"},
+		{name: "web listeners and [http]", text: `
+[listen]
+http  = ["127.0.0.1:5280"]
+https = [":5281"]
+[http]
+external_url = "https://chat.example.org"
+behind_proxy = true
+bosh_max_wait = 30
+`, check: func(t *testing.T, f *File) {
+			h := f.HTTP
+			if f.Listen.HTTP[0] != "127.0.0.1:5280" || f.Listen.HTTPS[0] != ":5281" || h.ExternalURL != "https://chat.example.org" ||
+				!h.BehindProxy || h.BOSHMaxWait != 30 || h.BOSHInactivity != 60 || h.ReadHeaderTimeout != 10 || h.ShutdownTimeout != 5 {
+				t.Errorf("listen %+v http %+v", f.Listen, h)
+			}
+		}},
+		{name: "external url without scheme", text: "[http]\nexternal_url = \"chat.example.org\"", wantErr: "http.external_url"},
+		{name: "negative http timeout", text: "[http]\nidle_timeout = -1", wantErr: "timeouts"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"hearth/mod/register"
 	"hearth/mod/roster"
 	xmpptime "hearth/mod/time"
+	"hearth/mod/upload"
 	"hearth/mod/version"
 	"hearth/module"
 )
@@ -37,6 +38,7 @@ func All() []*module.Definition {
 		mam.Module, // after roster, which it requires
 		push.Module,
 		fast.Module,
+		upload.Module,
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

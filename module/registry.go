@@ -49,6 +49,9 @@ type Settings struct {
 	// SCRAMIterations is the iteration count of new credentials ([auth]
 	// scram_iterations); it must match what SASL shows unknown users.
 	SCRAMIterations int
+	// DataDir is the server's data folder (data_dir), under which modules
+	// that keep files (upload) make a folder of their own.
+	DataDir string
 }
 
 // Registry is everything the modules of one virtual host registered: the
@@ -57,6 +60,7 @@ type Settings struct {
 type Registry struct {
 	domain   string
 	settings Settings
+	http     HTTP // nil without web listeners (module/http.go)
 
 	mu       sync.Mutex
 	frozen   bool

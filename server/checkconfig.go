@@ -27,7 +27,9 @@ const certExpiryWarning = 14 * 24 * time.Hour
 //
 // Each problem is something New would refuse. Warnings are what works but
 // probably should not be so: a certificate that does not cover a host or
-// expires soon, or self-signed certificates that clients will not trust.
+// expires soon, self-signed certificates that clients will not trust, an
+// [upload] section without a web listener, or web clients left with plain
+// http only.
 func CheckConfig(cfg *config.File, mods []*module.Definition) (warnings []string, problems []error) {
 	if mods == nil {
 		mods = mod.All()
@@ -35,6 +37,12 @@ func CheckConfig(cfg *config.File, mods []*module.Definition) (warnings []string
 	problems = append(problems, coreProblems(cfg)...)
 	if _, err := decodeModules(cfg, mods); err != nil {
 		problems = append(problems, err)
+	}
+	if cfg.Section("upload") != nil && len(cfg.Listen.HTTP) == 0 && len(cfg.Listen.HTTPS) == 0 {
+		warnings = append(warnings, "upload: there is no [listen] http or https listener, so file upload is off")
+	}
+	if len(cfg.Listen.HTTP) > 0 && len(cfg.Listen.HTTPS) == 0 && !cfg.HTTP.BehindProxy {
+		warnings = append(warnings, "listen.http: without https or [http] behind_proxy, web clients cannot log in (plain-http WebSocket and BOSH are refused)")
 	}
 	w, p := checkCerts(cfg.Config)
 	return append(warnings, w...), append(problems, p...)
@@ -57,7 +65,7 @@ func coreProblems(cfg *config.File) []error {
 	for _, l := range []struct {
 		key   string
 		addrs []string
-	}{{"c2s", cfg.Listen.C2S}, {"c2s_tls", cfg.Listen.C2STLS}, {"metrics", cfg.Listen.Metrics}} {
+	}{{"c2s", cfg.Listen.C2S}, {"c2s_tls", cfg.Listen.C2STLS}, {"metrics", cfg.Listen.Metrics}, {"http", cfg.Listen.HTTP}, {"https", cfg.Listen.HTTPS}} {
 		for _, a := range l.addrs {
 			_, port, err := net.SplitHostPort(a)
 			if err == nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"hearth/config"
+	"hearth/httpd"
 	"hearth/jid"
 	"hearth/mod"
 	"hearth/module"
@@ -54,6 +55,7 @@ type Server struct {
 	mods       []*module.Definition // as started, for Reload
 	modConfigs []any                // their decoded sections, in the order of mods
 	modHosts   [][]*module.Host     // by module index, one per host
+	web        *httpd.Server        // nil without http/https listeners (http.go)
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
 	// in storage so that they stay the same across restarts and nodes.
 	fakeSecret []byte
@@ -68,7 +70,7 @@ type Server struct {
 }
 
 type listener struct {
-	kind string // "c2s", "c2s_tls" or "metrics"
+	kind string // "c2s", "c2s_tls", "metrics", "http" or "https"
 	ln   net.Listener
 }
 
@@ -117,6 +119,10 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 	s.router = router.New(s.store, s.logFor("router"))
 	s.router.SM.ResumeTimeout = time.Duration(cfg.StreamManagement.ResumeTimeout) * time.Second
 	s.router.SM.MaxUnacked = cfg.StreamManagement.MaxUnacked
+	if err := s.initHTTP(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	mods := opts.Modules
 	if mods == nil {
 		mods = mod.All()
@@ -186,7 +192,10 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	s.modHosts = make([][]*module.Host, len(mods))
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
-		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
+		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir})
+		if s.web != nil {
+			reg.SetHTTP(s.web)
+		}
 		for i, d := range mods {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
 			s.modHosts[i] = append(s.modHosts[i], h)
@@ -232,11 +241,21 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return err
 	}
+	for _, kind := range []string{"http", "https"} {
+		addrs := s.cfg.Listen.HTTP
+		if kind == "https" {
+			addrs = s.cfg.Listen.HTTPS
+		}
+		if err := open(kind, addrs); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
 	return nil
 }
 
 // Addrs returns the bound addresses of the listeners of kind ("c2s",
-// "c2s_tls", "metrics").
+// "c2s_tls", "metrics", "http", "https").
 func (s *Server) Addrs(kind string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -266,6 +285,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, l := range lns {
 		if l.kind == "metrics" {
 			s.serveMetrics(l.ln)
+			continue
+		}
+		if l.kind == "http" || l.kind == "https" {
+			s.serveHTTP(l)
 			continue
 		}
 		direct := l.kind == "c2s_tls"
@@ -368,8 +391,11 @@ func (h throttledHost) Credentials(ctx context.Context, username string) (sasl.C
 func (s *Server) Shutdown() {
 	s.stopMetrics()
 	s.closeListeners()
+	s.stopHTTP()
 	s.router.Shutdown(&stanza.StreamError{Condition: "system-shutdown"})
 	s.cancel()
+	s.mu.Lock() // a barrier for addConn (http.go): no connection is added after it
+	s.mu.Unlock()
 	s.conns.Wait()
 	s.wg.Wait()
 }

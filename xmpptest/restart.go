@@ -67,6 +67,12 @@ func NewServerAt(t testing.TB, dir, extraTOML string) (*Server, func()) {
 	if a := srv.Addrs("c2s_tls"); len(a) > 0 {
 		s.C2STLS = a[0]
 	}
+	if a := srv.Addrs("http"); len(a) > 0 {
+		s.HTTP = a[0]
+	}
+	if a := srv.Addrs("https"); len(a) > 0 {
+		s.HTTPS = a[0]
+	}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {

@@ -20,6 +20,8 @@ type Server struct {
 	DataDir string
 	C2S     string // STARTTLS listener address
 	C2STLS  string // direct TLS listener address
+	HTTP    string // plain http listener address ("" without [listen] http)
+	HTTPS   string // https listener address ("" without [listen] https)
 	Config  *config.File
 }
 

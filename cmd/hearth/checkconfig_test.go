@@ -122,6 +122,20 @@ key = "` + otherKey + `"
 cert = "` + old + `"
 key = "` + oldKey + `"
 `, "expired on"},
+		{"upload without a web listener", `hosts = ["example.org"]
+[tls]
+cert = "` + other + `"
+key = "` + otherKey + `"
+[upload]
+max_file_size = 1000
+`, "file upload is off"},
+		{"plain http only", `hosts = ["example.org"]
+[listen]
+http = [":5280"]
+[tls]
+cert = "` + other + `"
+key = "` + otherKey + `"
+`, "web clients cannot log in"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
