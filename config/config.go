@@ -170,6 +170,9 @@ type File struct {
 func Default() *File {
 	f := &File{sections: map[string]toml.Primitive{}}
 	f.Limits.presetLimits()
+	// Without a file, the web services are on too: file upload,
+	// WebSocket and BOSH work out of the box, as clients expect.
+	f.Listen.HTTPS = []string{":5281"}
 	f.applyDefaults()
 	return f
 }

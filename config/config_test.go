@@ -14,7 +14,7 @@ func TestDefaults(t *testing.T) {
 	if d.DataDir != "./hearth-data" || d.Storage.Driver != "sqlite" || d.Storage.DSN != filepath.Join("hearth-data", "hearth.db") {
 		t.Errorf("storage defaults: data_dir %q, driver %q, dsn %q", d.DataDir, d.Storage.Driver, d.Storage.DSN)
 	}
-	if strings.Join(d.Listen.C2S, ",") != ":5222" || len(d.Listen.C2STLS) != 0 || len(d.Listen.HTTP) != 0 || len(d.Listen.HTTPS) != 0 {
+	if strings.Join(d.Listen.C2S, ",") != ":5222" || len(d.Listen.C2STLS) != 0 || len(d.Listen.HTTP) != 0 || strings.Join(d.Listen.HTTPS, ",") != ":5281" {
 		t.Errorf("listen defaults: %+v", d.Listen)
 	}
 	if d.Limits.MaxStanzaSize != 256<<10 || d.Auth.SCRAMIterations != 4096 {

@@ -141,6 +141,9 @@ func printWelcome(w io.Writer, cfg *config.File, srv *server.Server) {
 	if a := srv.Addrs("c2s_tls"); len(a) > 0 {
 		fmt.Fprintf(w, "  clients:       %s (direct TLS)\n", strings.Join(a, ", "))
 	}
+	if a := srv.Addrs("https"); len(a) > 0 {
+		fmt.Fprintf(w, "  web:           %s (https: file upload, WebSocket, BOSH)\n", strings.Join(a, ", "))
+	}
 	if cfg.TLS.Cert == "" && cfg.TLS.Dir == "" {
 		fmt.Fprintf(w, "  certificates:  self-signed, in %s/certs (clients will ask you to trust them)\n", cfg.DataDir)
 	}
