@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -28,12 +30,18 @@ type Config struct {
 	Limits           Limits           `toml:"limits"`
 	Auth             Auth             `toml:"auth"`
 	StreamManagement StreamManagement `toml:"stream_management"`
+	S2S              S2S              `toml:"s2s"`
 }
 
 // Listen lists the addresses of each listener; an empty list disables it.
 type Listen struct {
 	C2S    []string `toml:"c2s"`     // STARTTLS (required)
 	C2STLS []string `toml:"c2s_tls"` // direct TLS, XEP-0368
+	// S2S and S2STLS accept federation streams (STARTTLS required, and
+	// direct TLS per XEP-0368). Federation is on when either is set:
+	// stanzas to other domains are then sent over s2s (see [s2s]).
+	S2S    []string `toml:"s2s"`
+	S2STLS []string `toml:"s2s_tls"`
 	// Metrics serves /metrics (Prometheus) and /health over plain HTTP;
 	// empty (the default) disables it. Bind it to loopback or a private
 	// network: it has no authentication.
@@ -85,7 +93,7 @@ type Log struct {
 
 // Subsystems are the keys [log] levels accepts; every logger carries its
 // subsystem in the "subsystem" attribute.
-var Subsystems = []string{"server", "stream", "router", "modules", "metrics", "trace"}
+var Subsystems = []string{"server", "stream", "router", "modules", "metrics", "trace", "s2s"}
 
 // Limits bound what clients may send and hold.
 type Limits struct {
@@ -107,6 +115,31 @@ type StreamManagement struct {
 	ResumeTimeout int `toml:"resume_timeout"` // seconds a dropped session waits to be resumed, default 300
 	MaxUnacked    int `toml:"max_unacked"`    // unacknowledged stanzas kept per session, default 10000
 }
+
+// S2S configures federation (docs/design/007-federation.md); it takes
+// effect when [listen] s2s or s2s_tls is set.
+type S2S struct {
+	// RequireValidCerts refuses peers whose certificate does not
+	// validate for their domain; false allows dialback with them (still
+	// over TLS). Default true.
+	RequireValidCerts *bool `toml:"require_valid_certs"`
+	// CAFile names a PEM file of extra trust anchors for peer
+	// certificates (a private CA); the system's are always used.
+	CAFile string `toml:"ca_file"`
+	// Static pins domains to "host:port" addresses of their s2s
+	// listener (STARTTLS), instead of DNS: { "b.example" = "10.0.0.3:5269" }.
+	Static map[string]string `toml:"static"`
+	// DialbackSecret keys the XEP-0220 dialback keys; empty (the
+	// default) means one generated on first start and kept in storage.
+	// Set it to the same value on every node serving the same domains.
+	DialbackSecret string `toml:"dialback_secret"`
+	ConnectTimeout int    `toml:"connect_timeout"` // seconds to set up an outbound stream, default 30
+	IdleTimeout    int    `toml:"idle_timeout"`    // seconds without stanzas before a stream is closed, default 600
+	QueueLimit     int    `toml:"queue_limit"`     // stanzas waiting per remote domain while connecting, default 1000
+}
+
+// ValidCertsRequired is RequireValidCerts with its default.
+func (s S2S) ValidCertsRequired() bool { return s.RequireValidCerts == nil || *s.RequireValidCerts }
 
 // File is a loaded configuration: the core Config plus the module sections.
 type File struct {
@@ -162,6 +195,9 @@ func (f *File) applyDefaults() {
 	def(&c.Auth.SCRAMIterations, 4096)
 	def(&c.StreamManagement.ResumeTimeout, 300)
 	def(&c.StreamManagement.MaxUnacked, 10000)
+	def(&c.S2S.ConnectTimeout, 30)
+	def(&c.S2S.IdleTimeout, 600)
+	def(&c.S2S.QueueLimit, 1000)
 }
 
 // coreKeys are the top-level keys that belong to Config, sorted.
@@ -180,6 +216,7 @@ func (f *File) coreFields() map[string]any {
 		"limits":            &f.Limits,
 		"auth":              &f.Auth,
 		"stream_management": &f.StreamManagement,
+		"s2s":               &f.S2S,
 	}
 }
 
@@ -288,6 +325,9 @@ func (f *File) validate() error {
 			return fmt.Errorf("log.levels.%s: unknown level %q", sub, level)
 		}
 	}
+	if err := c.S2S.validate(); err != nil {
+		return err
+	}
 	if c.Auth.SCRAMIterations < 4096 {
 		return fmt.Errorf("auth.scram_iterations: %d is below the minimum of 4096", c.Auth.SCRAMIterations)
 	}
@@ -349,6 +389,27 @@ func (s *Storage) validate() error {
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		return errors.New("storage: tls_cert and tls_key must be given together")
+	}
+	return nil
+}
+
+func (s *S2S) validate() error {
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"connect_timeout", s.ConnectTimeout}, {"idle_timeout", s.IdleTimeout}, {"queue_limit", s.QueueLimit}} {
+		if v.n < 0 {
+			return fmt.Errorf("s2s.%s: %d is negative", v.key, v.n)
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(s.Static)) {
+		host, port, err := net.SplitHostPort(s.Static[d])
+		if err != nil || host == "" {
+			return fmt.Errorf("s2s.static: %q for %s is not host:port", s.Static[d], d)
+		}
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("s2s.static: %q for %s has an invalid port", s.Static[d], d)
+		}
 	}
 	return nil
 }

@@ -57,7 +57,7 @@ func coreProblems(cfg *config.File) []error {
 	for _, l := range []struct {
 		key   string
 		addrs []string
-	}{{"c2s", cfg.Listen.C2S}, {"c2s_tls", cfg.Listen.C2STLS}, {"metrics", cfg.Listen.Metrics}} {
+	}{{"c2s", cfg.Listen.C2S}, {"c2s_tls", cfg.Listen.C2STLS}, {"s2s", cfg.Listen.S2S}, {"s2s_tls", cfg.Listen.S2STLS}, {"metrics", cfg.Listen.Metrics}} {
 		for _, a := range l.addrs {
 			_, port, err := net.SplitHostPort(a)
 			if err == nil {
@@ -67,6 +67,9 @@ func coreProblems(cfg *config.File) []error {
 				problems = append(problems, fmt.Errorf("listen.%s: %q is not an address (host:port, or :port for every interface)", l.key, a))
 			}
 		}
+	}
+	if _, err := s2sRoots(cfg.S2S.CAFile); err != nil {
+		problems = append(problems, err)
 	}
 	return problems
 }

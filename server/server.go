@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"hearth/mod"
 	"hearth/module"
 	"hearth/router"
+	"hearth/s2s"
 	"hearth/sasl"
 	"hearth/stanza"
 	"hearth/storage"
@@ -47,6 +47,7 @@ type Server struct {
 	store    storage.Store
 	ownStore bool
 	router   *router.Router
+	s2s      *s2s.Pool // nil without federation
 	certs    *certStore
 	throttle *authThrottle
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
@@ -63,7 +64,7 @@ type Server struct {
 }
 
 type listener struct {
-	kind string // "c2s", "c2s_tls" or "metrics"
+	kind string // "c2s", "c2s_tls", "s2s", "s2s_tls" or "metrics"
 	ln   net.Listener
 }
 
@@ -119,6 +120,10 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.initS2S(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -151,21 +156,7 @@ func StoreOptions(c config.Storage) sqlstore.Options {
 // loadFakeSecret returns the server's persistent secret for fake SCRAM
 // salts, creating it on first start.
 func loadFakeSecret(ctx context.Context, st storage.Store) ([]byte, error) {
-	const owner, key = "server", "sasl_fake_secret"
-	m := st.Map("server")
-	secret, err := m.Get(ctx, owner, key)
-	if err == nil && len(secret) == 32 {
-		return secret, nil
-	}
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	secret = make([]byte, 32)
-	rand.Read(secret)
-	if err := m.Set(ctx, owner, key, secret); err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	return secret, nil
+	return loadSecret(ctx, st, "sasl_fake_secret")
 }
 
 // startModules starts mods, in order, on every host, after checking that
@@ -218,6 +209,14 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return err
 	}
+	if err := open("s2s", s.cfg.Listen.S2S); err != nil {
+		s.closeListeners()
+		return err
+	}
+	if err := open("s2s_tls", s.cfg.Listen.S2STLS); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if err := open("metrics", s.cfg.Listen.Metrics); err != nil {
 		s.closeListeners()
 		return err
@@ -226,7 +225,7 @@ func (s *Server) Listen() error {
 }
 
 // Addrs returns the bound addresses of the listeners of kind ("c2s",
-// "c2s_tls", "metrics").
+// "c2s_tls", "s2s", "s2s_tls", "metrics").
 func (s *Server) Addrs(kind string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -254,8 +253,16 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 	var accept sync.WaitGroup
 	for _, l := range lns {
-		if l.kind == "metrics" {
+		switch l.kind {
+		case "metrics":
 			s.serveMetrics(l.ln)
+			continue
+		case "s2s", "s2s_tls":
+			accept.Add(1)
+			go func() {
+				defer accept.Done()
+				s.s2s.Serve(l.ln, l.kind == "s2s_tls")
+			}()
 			continue
 		}
 		cfg := s.c2sConfig(l.kind == "c2s_tls")
@@ -342,6 +349,9 @@ func (s *Server) Shutdown() {
 	s.stopMetrics()
 	s.closeListeners()
 	s.router.Shutdown(&stanza.StreamError{Condition: "system-shutdown"})
+	if s.s2s != nil {
+		s.s2s.Close()
+	}
 	s.cancel()
 	s.conns.Wait()
 	s.wg.Wait()
