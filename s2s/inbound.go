@@ -31,9 +31,15 @@ type inbound struct {
 	header  bool   // our stream header has been sent
 	sasl    bool   // SASL EXTERNAL succeeded for 'from'
 
-	mu     sync.Mutex
-	authed map[string]bool // remote domains the stream may send from
+	mu        sync.Mutex
+	authed    map[string]bool // remote domains the stream may send from
+	verifying int             // dialback verifications under way
 }
+
+// maxVerifying bounds the dialback verifications one inbound stream may
+// have under way, each an outbound connection: a peer cannot make us
+// open connections without limit.
+const maxVerifying = 8
 
 func (p *Pool) serveInbound(nc net.Conn, directTLS bool) {
 	in := &inbound{p: p, authed: map[string]bool{}, log: p.cfg.Log.With("remote_addr", nc.RemoteAddr().String())}
@@ -294,12 +300,24 @@ func (in *inbound) dialback(el *stanza.Element) error {
 		if el.Get("type") != "" {
 			return nil // an answer on a stream we did not ask on
 		}
+		in.mu.Lock()
+		busy := in.verifying >= maxVerifying
+		if !busy {
+			in.verifying++
+		}
+		in.mu.Unlock()
+		if busy {
+			return &stanza.StreamError{Condition: "policy-violation", Text: "too many dialback requests at once"}
+		}
 		if !in.p.track() {
 			return &stanza.StreamError{Condition: "system-shutdown"}
 		}
 		go func() {
 			defer in.p.wg.Done()
 			in.verify(from, to, key)
+			in.mu.Lock()
+			in.verifying--
+			in.mu.Unlock()
 		}()
 		return nil
 	}
