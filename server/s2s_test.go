@@ -401,3 +401,32 @@ func TestS2SInboundAddressing(t *testing.T) {
 	q.write("<message from='alice@a.example/x' to='bob@b.example' type='chat'><body>x</body></message>")
 	q.expectStreamError("not-authorized")
 }
+
+// TestS2SArchiveAndOffline: a message from a remote user to an offline
+// account is kept for it, and archived on both servers.
+func TestS2SArchiveAndOffline(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	a := fedServer(t, "a.example", ca, "")
+	b := fedServer(t, "b.example", ca, "")
+	pin(a, b)
+	pin(b, a)
+	a.AddUser(t, "alice", "pw-alice-1")
+	b.AddUser(t, "bob", "pw-bob-123")
+	alice := a.LoginAvailable(t, "alice", "pw-alice-1", "laptop")
+	alice.Send("<message to='bob@b.example' type='chat' id='o1'><body>while you were out</body></message>")
+	alice.ExpectNone("a bounce", func(el *stanza.Element) bool { return el.Get("id") == "o1" }, 300*time.Millisecond)
+
+	bob := b.Login(t, "bob", "pw-bob-123", "desk")
+	bob.Send("<presence/>")
+	m := bob.Expect("alice's message", isMessageFrom("alice@a.example/laptop"))
+	if m.ChildText(stanza.NSClient, "body") != "while you were out" {
+		t.Errorf("bob got %s", m)
+	}
+	if got := mamQuery(t, bob, "").bodies(); got != "while you were out" {
+		t.Errorf("bob's archive: %q", got)
+	}
+	if got := mamQuery(t, alice, "").bodies(); got != "while you were out" {
+		t.Errorf("alice's archive: %q", got)
+	}
+}
