@@ -1,8 +1,10 @@
 package s2s
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/xml"
 	"net"
 	"sync"
 	"time"
@@ -58,7 +60,49 @@ func (w *wire) write(b []byte) error {
 
 // writeElement writes el now, in the jabber:server namespace.
 func (w *wire) writeElement(el *stanza.Element) error {
+	if el.Name.Space == NSDialback {
+		return w.write(appendDialback(nil, el))
+	}
 	return w.write(stanza.Append(nil, el, stanza.NSServer))
+}
+
+// appendDialback encodes a dialback element with the db: prefix our
+// stream header declares. COMPAT: ejabberd (23.01) matches the literal
+// name "db:result", and ignores <result xmlns='jabber:server:dialback'/>.
+func appendDialback(buf []byte, el *stanza.Element) []byte {
+	var esc bytes.Buffer
+	escape := func(s string) {
+		esc.Reset()
+		xml.EscapeText(&esc, []byte(s))
+		buf = append(buf, esc.Bytes()...)
+	}
+	buf = append(buf, "<db:"...)
+	buf = append(buf, el.Name.Local...)
+	for _, a := range el.Attr {
+		if a.Name.Space != "" {
+			continue
+		}
+		buf = append(buf, ' ')
+		buf = append(buf, a.Name.Local...)
+		buf = append(buf, `="`...)
+		escape(a.Value)
+		buf = append(buf, '"')
+	}
+	if len(el.Children) == 0 {
+		return append(buf, "/>"...)
+	}
+	buf = append(buf, '>')
+	for _, c := range el.Children {
+		switch c := c.(type) {
+		case stanza.CharData:
+			escape(string(c))
+		case *stanza.Element:
+			buf = stanza.Append(buf, c, stanza.NSServer)
+		}
+	}
+	buf = append(buf, "</db:"...)
+	buf = append(buf, el.Name.Local...)
+	return append(buf, '>')
 }
 
 // startWriter starts the write loop; send may be used from then on.
