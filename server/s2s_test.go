@@ -430,3 +430,24 @@ func TestS2SArchiveAndOffline(t *testing.T) {
 		t.Errorf("alice's archive: %q", got)
 	}
 }
+
+// TestS2SLocalHostsStayLocal: with federation on, two hosts of one server
+// still reach each other directly (nothing is pinned, so a stanza sent
+// over s2s would bounce).
+func TestS2SLocalHostsStayLocal(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, twoHosts+"\n[listen]\nc2s = [\"127.0.0.1:0\"]\ns2s = [\"127.0.0.1:0\"]\n")
+	if srv.S2S() == nil {
+		t.Fatal("federation is off")
+	}
+	srv.AddUser(t, "alice@a.example", "pw-alice-1")
+	srv.AddUser(t, "bob@b.example", "pw-bob-123")
+	alice := srv.LoginAvailable(t, "alice@a.example", "pw-alice-1", "laptop")
+	bob := srv.LoginAvailable(t, "bob@b.example", "pw-bob-123", "desk")
+	alice.Send("<message to='bob@b.example/desk' type='chat' id='l1'><body>next door</body></message>")
+	bob.Expect("alice's message", isMessageFrom("alice@a.example/laptop"))
+	res := alice.IQ("<iq to='b.example' type='get' id='l2'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if res.Get("type") != "result" {
+		t.Errorf("ping b.example: %s", res)
+	}
+}
