@@ -31,6 +31,10 @@ type Config struct {
 	Auth             Auth             `toml:"auth"`
 	StreamManagement StreamManagement `toml:"stream_management"`
 	S2S              S2S              `toml:"s2s"`
+	// Components maps the domain of each XEP-0114 external component to
+	// the secret it authenticates with on [listen] component:
+	// [components] "irc.example.org" = "a long random secret".
+	Components map[string]string `toml:"components"`
 }
 
 // Listen lists the addresses of each listener; an empty list disables it.
@@ -42,6 +46,9 @@ type Listen struct {
 	// stanzas to other domains are then sent over s2s (see [s2s]).
 	S2S    []string `toml:"s2s"`
 	S2STLS []string `toml:"s2s_tls"`
+	// Component accepts XEP-0114 external components ([components]).
+	// The protocol has no TLS: bind it to loopback or a private network.
+	Component []string `toml:"component"`
 	// Metrics serves /metrics (Prometheus) and /health over plain HTTP;
 	// empty (the default) disables it. Bind it to loopback or a private
 	// network: it has no authentication.
@@ -217,6 +224,7 @@ func (f *File) coreFields() map[string]any {
 		"auth":              &f.Auth,
 		"stream_management": &f.StreamManagement,
 		"s2s":               &f.S2S,
+		"components":        &f.Components,
 	}
 }
 
@@ -327,6 +335,14 @@ func (f *File) validate() error {
 	}
 	if err := c.S2S.validate(); err != nil {
 		return err
+	}
+	for _, d := range slices.Sorted(maps.Keys(c.Components)) {
+		if d == "" || strings.ContainsAny(d, "@/ ") || slices.Contains(c.Hosts, d) {
+			return fmt.Errorf("components: %q is not a domain of its own", d)
+		}
+		if c.Components[d] == "" {
+			return fmt.Errorf("components: the secret of %s is empty", d)
+		}
 	}
 	if c.Auth.SCRAMIterations < 4096 {
 		return fmt.Errorf("auth.scram_iterations: %d is below the minimum of 4096", c.Auth.SCRAMIterations)

@@ -149,3 +149,24 @@ connect_timeout = 5
 		}
 	}
 }
+
+func TestComponents(t *testing.T) {
+	f, err := Parse(`
+hosts = ["example.org"]
+[listen]
+component = ["127.0.0.1:5347"]
+[components]
+"irc.example.org" = "secret"
+`)
+	if err != nil || f.Components["irc.example.org"] != "secret" || f.Listen.Component[0] != "127.0.0.1:5347" {
+		t.Fatalf("parsed %v, %v", f, err)
+	}
+	for _, c := range []struct{ text, wantErr string }{
+		{"hosts = [\"example.org\"]\n[components]\n\"example.org\" = \"s\"", "not a domain of its own"},
+		{"[components]\n\"irc.example.org\" = \"\"", "secret of irc.example.org is empty"},
+	} {
+		if _, err := Parse(c.text); err == nil || !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("%q: err %v, want %s", c.text, err, c.wantErr)
+		}
+	}
+}

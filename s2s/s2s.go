@@ -2,7 +2,8 @@
 // outbound streams that carry local stanzas to remote domains, found with
 // SRV records (RFC 6120 §3.2, XEP-0368) and authenticated with SASL
 // EXTERNAL (XEP-0178) or Server Dialback (XEP-0220), and the inbound
-// streams remote servers open to deliver theirs.
+// streams remote servers open to deliver theirs. It also accepts
+// XEP-0114 external components, the other kind of server-side stream.
 //
 // A Pool is the whole of it: it implements the remote router the router
 // package asks for (RouteRemote) and serves the s2s listeners (Serve). It
@@ -125,7 +126,9 @@ type Pool struct {
 	static map[string]string
 	out    map[pair]*outbound
 	in     map[*inbound]struct{}
-	closed bool
+	// components are the XEP-0114 domains, declared before serving.
+	components map[string]*component
+	closed     bool
 }
 
 // pair is the (local domain, remote domain) of an outbound stream.
@@ -255,6 +258,14 @@ func (p *Pool) Close() {
 	for in := range p.in {
 		ins = append(ins, in)
 	}
+	var comps []*wire
+	for _, c := range p.components {
+		c.mu.Lock()
+		if c.w != nil {
+			comps = append(comps, c.w)
+		}
+		c.mu.Unlock()
+	}
 	p.mu.Unlock()
 	p.cancel()
 	for _, o := range outs {
@@ -262,6 +273,9 @@ func (p *Pool) Close() {
 	}
 	for _, in := range ins {
 		in.w.close(&stanza.StreamError{Condition: "system-shutdown"})
+	}
+	for _, w := range comps {
+		w.close(&stanza.StreamError{Condition: "system-shutdown"})
 	}
 	p.wg.Wait()
 }

@@ -18,6 +18,7 @@ import (
 type wire struct {
 	nc  net.Conn
 	dec *stanza.Decoder
+	ns  string // the stream's default namespace: jabber:server, or jabber:component:accept
 
 	wmu sync.Mutex // serializes writes to nc
 
@@ -43,6 +44,7 @@ func newWire(nc net.Conn, lim stanza.Limits, maxQueue int) *wire {
 	return &wire{
 		nc:       nc,
 		dec:      stanza.NewDecoder(nc, lim),
+		ns:       stanza.NSServer,
 		maxQueue: maxQueue,
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
@@ -58,12 +60,12 @@ func (w *wire) write(b []byte) error {
 	return err
 }
 
-// writeElement writes el now, in the jabber:server namespace.
+// writeElement writes el now, in the stream's namespace.
 func (w *wire) writeElement(el *stanza.Element) error {
 	if el.Name.Space == NSDialback {
 		return w.write(appendDialback(nil, el))
 	}
-	return w.write(stanza.Append(nil, el, stanza.NSServer))
+	return w.write(stanza.Append(nil, el, w.ns))
 }
 
 // appendDialback encodes a dialback element with the db: prefix our
@@ -121,7 +123,7 @@ func (w *wire) startWriter(track func() bool, done func()) bool {
 // send queues el without blocking. It reports false when the stream is
 // closing or its queue is full (the stream is then closed).
 func (w *wire) send(el *stanza.Element) bool {
-	b := stanza.Append(nil, el, stanza.NSServer)
+	b := stanza.Append(nil, el, w.ns)
 	w.mu.Lock()
 	if w.closing {
 		w.mu.Unlock()
@@ -180,7 +182,7 @@ func (w *wire) close(se *stanza.StreamError) {
 	w.once.Do(func() {
 		var tail []byte
 		if se != nil {
-			tail = stanza.Append(tail, se.Element(), stanza.NSServer)
+			tail = stanza.Append(tail, se.Element(), w.ns)
 		}
 		tail = append(tail, "</stream:stream>"...)
 		w.mu.Lock()

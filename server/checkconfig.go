@@ -57,7 +57,7 @@ func coreProblems(cfg *config.File) []error {
 	for _, l := range []struct {
 		key   string
 		addrs []string
-	}{{"c2s", cfg.Listen.C2S}, {"c2s_tls", cfg.Listen.C2STLS}, {"s2s", cfg.Listen.S2S}, {"s2s_tls", cfg.Listen.S2STLS}, {"metrics", cfg.Listen.Metrics}} {
+	}{{"c2s", cfg.Listen.C2S}, {"c2s_tls", cfg.Listen.C2STLS}, {"s2s", cfg.Listen.S2S}, {"s2s_tls", cfg.Listen.S2STLS}, {"component", cfg.Listen.Component}, {"metrics", cfg.Listen.Metrics}} {
 		for _, a := range l.addrs {
 			_, port, err := net.SplitHostPort(a)
 			if err == nil {

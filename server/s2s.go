@@ -7,7 +7,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	"hearth/s2s"
@@ -20,11 +22,12 @@ func (s *Server) federates() bool {
 	return len(s.cfg.Listen.S2S) > 0 || len(s.cfg.Listen.S2STLS) > 0
 }
 
-// initS2S builds the federation pool of [s2s] and makes it the router's
-// way to remote domains; without an s2s listener it does nothing, and
-// stanzas to remote domains bounce with remote-server-not-found.
+// initS2S builds the pool of server-side streams: with an s2s listener
+// it is the router's way to remote domains (otherwise stanzas to them
+// bounce with remote-server-not-found), and with a component listener it
+// serves the [components] domains.
 func (s *Server) initS2S() error {
-	if !s.federates() {
+	if !s.federates() && len(s.cfg.Listen.Component) == 0 {
 		return nil
 	}
 	c := s.cfg.S2S
@@ -54,12 +57,22 @@ func (s *Server) initS2S() error {
 		DialbackSecret:    secret,
 		Log:               s.logFor("s2s"),
 	})
-	s.router.SetRemote(s.s2s)
+	if s.federates() {
+		s.router.SetRemote(s.s2s)
+	}
+	if len(s.cfg.Listen.Component) > 0 {
+		for _, d := range slices.Sorted(maps.Keys(s.cfg.Components)) {
+			if err := s.router.AddComponent(d, s.s2s.Component(d, s.cfg.Components[d])); err != nil {
+				return &ConfigError{fmt.Errorf("components: %w", err)}
+			}
+		}
+	}
 	return nil
 }
 
-// S2S returns the federation pool, or nil when federation is off. Tests
-// use its Pin to reach each other without DNS.
+// S2S returns the pool of server-side streams (federation, components),
+// or nil when neither is configured. Tests use its Pin to reach each
+// other without DNS.
 func (s *Server) S2S() *s2s.Pool { return s.s2s }
 
 // s2sRoots returns the system trust anchors plus those of caFile.

@@ -47,7 +47,7 @@ type Server struct {
 	store    storage.Store
 	ownStore bool
 	router   *router.Router
-	s2s      *s2s.Pool // nil without federation
+	s2s      *s2s.Pool // nil without federation and components
 	certs    *certStore
 	throttle *authThrottle
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
@@ -64,7 +64,7 @@ type Server struct {
 }
 
 type listener struct {
-	kind string // "c2s", "c2s_tls", "s2s", "s2s_tls" or "metrics"
+	kind string // "c2s", "c2s_tls", "s2s", "s2s_tls", "component" or "metrics"
 	ln   net.Listener
 }
 
@@ -217,6 +217,10 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return err
 	}
+	if err := open("component", s.cfg.Listen.Component); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if err := open("metrics", s.cfg.Listen.Metrics); err != nil {
 		s.closeListeners()
 		return err
@@ -225,7 +229,7 @@ func (s *Server) Listen() error {
 }
 
 // Addrs returns the bound addresses of the listeners of kind ("c2s",
-// "c2s_tls", "s2s", "s2s_tls", "metrics").
+// "c2s_tls", "s2s", "s2s_tls", "component", "metrics").
 func (s *Server) Addrs(kind string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -262,6 +266,13 @@ func (s *Server) Serve(ctx context.Context) error {
 			go func() {
 				defer accept.Done()
 				s.s2s.Serve(l.ln, l.kind == "s2s_tls")
+			}()
+			continue
+		case "component":
+			accept.Add(1)
+			go func() {
+				defer accept.Done()
+				s.s2s.ServeComponents(l.ln)
 			}()
 			continue
 		}
