@@ -235,8 +235,7 @@ func (d *dialer) startTLS(ctx context.Context) error {
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return err
 	}
-	d.w.nc = tc
-	d.w.dec.Reset(tc)
+	d.w.setConn(tc)
 	d.secured(tc)
 	return d.open()
 }

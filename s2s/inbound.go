@@ -95,8 +95,7 @@ func (p *Pool) serverTLS(alpn ...string) *tls.Config {
 func (in *inbound) secured(tc *tls.Conn) {
 	in.secure = true
 	in.tlsConn = tc
-	in.w.nc = tc
-	in.w.dec.Reset(tc)
+	in.w.setConn(tc)
 }
 
 // authenticated reports whether the stream may carry stanzas yet.

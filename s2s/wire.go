@@ -16,7 +16,7 @@ import (
 // stream is negotiated, then (outbound streams) a bounded queue drained by
 // a write loop, so that senders never wait for the peer.
 type wire struct {
-	nc  net.Conn
+	nc  net.Conn // guarded by wmu when replaced (setConn)
 	dec *stanza.Decoder
 	ns  string // the stream's default namespace: jabber:server, or jabber:component:accept
 
@@ -58,6 +58,22 @@ func (w *wire) write(b []byte) error {
 	w.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := w.nc.Write(b)
 	return err
+}
+
+// conn returns the connection, which a TLS upgrade replaces (setConn).
+func (w *wire) conn() net.Conn {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return w.nc
+}
+
+// setConn replaces the connection after a TLS upgrade; the decoder is
+// reset to read from it.
+func (w *wire) setConn(nc net.Conn) {
+	w.wmu.Lock()
+	w.nc = nc
+	w.wmu.Unlock()
+	w.dec.Reset(nc)
 }
 
 // writeElement writes el now, in the stream's namespace.
@@ -205,8 +221,9 @@ func (w *wire) close(se *stanza.StreamError) {
 			case <-w.done:
 			case <-time.After(closeGrace):
 			}
-			w.nc.SetReadDeadline(time.Now().Add(closeGrace))
-			time.AfterFunc(closeGrace, func() { w.nc.Close() })
+			nc := w.conn()
+			nc.SetReadDeadline(time.Now().Add(closeGrace))
+			time.AfterFunc(closeGrace, func() { nc.Close() })
 		}()
 	})
 }
