@@ -451,3 +451,45 @@ func TestS2SLocalHostsStayLocal(t *testing.T) {
 		t.Errorf("ping b.example: %s", res)
 	}
 }
+
+// TestS2SComponent: an external component of b.example talks with a user
+// of a.example over federation, in both directions; b authenticates as
+// the component's domain with its wildcard certificate.
+func TestS2SComponent(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	a := fedServer(t, "a.example", ca, "")
+	cert, key := ca.issue(t, "b.example")
+	b := xmpptest.NewServer(t, fmt.Sprintf(`hosts = ["b.example"]
+[listen]
+c2s = ["127.0.0.1:0"]
+s2s = ["127.0.0.1:0"]
+component = ["127.0.0.1:0"]
+[tls]
+cert = %q
+key = %q
+[s2s]
+ca_file = %q
+[components]
+"gw.b.example" = "s3cret-gw"
+`, cert, key, ca.file))
+	a.S2S().Pin("gw.b.example", b.Addrs("s2s")[0])
+	pin(b, a)
+	a.AddUser(t, "alice", "pw-alice-1")
+	alice := a.LoginAvailable(t, "alice", "pw-alice-1", "laptop")
+	gw, hs := dialComponent(t, b.Addrs("component")[0], "gw.b.example", "s3cret-gw")
+	if hs.Name.Local != "handshake" {
+		t.Fatalf("handshake answered with %s", hs)
+	}
+
+	alice.Send("<message to='room@gw.b.example' type='chat' id='g1'><body>hello gateway</body></message>")
+	m := gw.next()
+	if m.Name.Local != "message" || m.Get("from") != "alice@a.example/laptop" || m.ChildText("jabber:component:accept", "body") != "hello gateway" {
+		t.Errorf("component got %s", m)
+	}
+	gw.write("<message from='room@gw.b.example/bot' to='alice@a.example/laptop' type='chat' id='g2'><body>hello alice</body></message>")
+	m = alice.Expect("the gateway's message", isMessageFrom("room@gw.b.example/bot"))
+	if m.ChildText(stanza.NSClient, "body") != "hello alice" {
+		t.Errorf("alice got %s", m)
+	}
+}
