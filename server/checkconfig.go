@@ -127,7 +127,11 @@ func checkCerts(cfg config.Config) (warnings []string, problems []error) {
 		}
 		return warnings, problems
 	default:
-		return []string{fmt.Sprintf("tls: no certificate configured; hearth uses self-signed certificates from %s, which clients will ask their users to trust", cfg.DataDir+"/certs")}, nil
+		w := fmt.Sprintf("tls: no certificate configured; hearth uses self-signed certificates from %s, which clients will ask their users to trust", cfg.DataDir+"/certs")
+		if len(cfg.Listen.S2S) > 0 || len(cfg.Listen.S2STLS) > 0 {
+			w += ", and which other servers accept only by dialback (many refuse it)"
+		}
+		return []string{w}, nil
 	}
 }
 
