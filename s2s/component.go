@@ -68,6 +68,9 @@ func (p *Pool) ServeComponents(ln net.Listener) {
 			nc.Close()
 			return
 		}
+		if p.cfg.Metrics != nil {
+			p.cfg.Metrics.Accepted("component")
+		}
 		go func() {
 			defer p.wg.Done()
 			p.serveComponent(nc)

@@ -91,6 +91,18 @@ type Config struct {
 	// It must be the same on every node serving the same domains.
 	DialbackSecret []byte
 	Log            *slog.Logger
+	// Metrics, when not nil, counts accepted connections and bounces.
+	Metrics Metrics
+}
+
+// Metrics receives what a Pool counts. Its methods must be safe for
+// concurrent use and must not block.
+type Metrics interface {
+	// Accepted counts a connection accepted on a listener: "s2s",
+	// "s2s_tls" or "component".
+	Accepted(listener string)
+	// Bounced counts a stanza the Pool bounced, by error condition.
+	Bounced(condition string)
 }
 
 func (c *Config) defaults() {
@@ -199,6 +211,9 @@ func (p *Pool) bounce(st *stanza.Element, err *stanza.Error) {
 	if st.Get("type") == stanza.ErrorType || st.Get("from") == "" {
 		return
 	}
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.Bounced(err.Condition)
+	}
 	if rerr := p.cfg.Router.Route(p.ctx, stanza.ErrorReply(st, err)); rerr != nil {
 		p.cfg.Log.Debug("bounce not routed", "err", rerr)
 	}
@@ -226,6 +241,13 @@ func (p *Pool) Serve(ln net.Listener, directTLS bool) {
 			nc.Close()
 			return
 		}
+		if p.cfg.Metrics != nil {
+			listener := "s2s"
+			if directTLS {
+				listener = "s2s_tls"
+			}
+			p.cfg.Metrics.Accepted(listener)
+		}
 		go func() {
 			defer p.wg.Done()
 			p.serveInbound(nc, directTLS)
@@ -242,6 +264,26 @@ func (p *Pool) track() bool {
 	}
 	p.wg.Add(1)
 	return true
+}
+
+// Streams returns the number of inbound streams authenticated for at
+// least one domain and of outbound streams ready to carry stanzas.
+func (p *Pool) Streams() (inbound, outbound int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for in := range p.in {
+		if in.authenticated() {
+			inbound++
+		}
+	}
+	for _, o := range p.out {
+		o.mu.Lock()
+		if o.w != nil && !o.dead {
+			outbound++
+		}
+		o.mu.Unlock()
+	}
+	return inbound, outbound
 }
 
 // Close ends every stream (system-shutdown on inbound ones), bounces what

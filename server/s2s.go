@@ -42,6 +42,17 @@ func (s *Server) initS2S() error {
 		}
 	}
 	lim := s.cfg.Limits
+	var listeners []string
+	for _, l := range []struct {
+		kind  string
+		addrs []string
+	}{{"s2s", s.cfg.Listen.S2S}, {"s2s_tls", s.cfg.Listen.S2STLS}, {"component", s.cfg.Listen.Component}} {
+		if len(l.addrs) > 0 {
+			listeners = append(listeners, l.kind)
+		}
+	}
+	// The gauges read the pool at scrape time, once it exists.
+	m := s.metrics.s2s(listeners, func() (int, int) { return s.s2s.Streams() })
 	s.s2s = s2s.New(s2s.Config{
 		Router:            s.router,
 		ServerTLS:         s.certs.tlsConfig(),
@@ -56,6 +67,7 @@ func (s *Server) initS2S() error {
 		Limits:            stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize},
 		DialbackSecret:    secret,
 		Log:               s.logFor("s2s"),
+		Metrics:           m,
 	})
 	if s.federates() {
 		s.router.SetRemote(s.s2s)

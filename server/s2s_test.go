@@ -493,3 +493,57 @@ ca_file = %q
 		t.Errorf("alice got %s", m)
 	}
 }
+
+// TestS2SMetrics: streams, accepted connections and bounces are counted.
+func TestS2SMetrics(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	cert, key := ca.issue(t, "a.example")
+	refused, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused.Close()
+	a := xmpptest.NewServer(t, fmt.Sprintf(`hosts = ["a.example"]
+[listen]
+c2s = ["127.0.0.1:0"]
+s2s = ["127.0.0.1:0"]
+metrics = ["127.0.0.1:0"]
+[tls]
+cert = %q
+key = %q
+[s2s]
+ca_file = %q
+static = { "down.example" = %q }
+`, cert, key, ca.file, refused.Addr()))
+	b := fedServer(t, "b.example", ca, "")
+	pin(a, b)
+	pin(b, a)
+	addr := metricsAddr(t, a)
+	if got := scrape(t, addr); got[`hearth_s2s_streams{direction="out"}`] != 0 || got[`hearth_connections_accepted_total{listener="s2s"}`] != 0 {
+		t.Errorf("before any traffic: %v", got)
+	}
+	a.AddUser(t, "alice", "pw-alice-1")
+	b.AddUser(t, "bob", "pw-bob-123")
+	alice := a.LoginAvailable(t, "alice", "pw-alice-1", "laptop")
+	bob := b.LoginAvailable(t, "bob", "pw-bob-123", "desk")
+	alice.Send("<message to='bob@b.example/desk' type='chat'><body>1</body></message>")
+	bob.Expect("alice's message", isMessageFrom("alice@a.example/laptop"))
+	bob.Send("<message to='alice@a.example/laptop' type='chat'><body>2</body></message>")
+	alice.Expect("bob's message", isMessageFrom("bob@b.example/desk"))
+	alice.Send("<message to='x@down.example' type='chat' id='m3'><body>3</body></message>")
+	alice.Expect("bounce", func(el *stanza.Element) bool { return el.Get("id") == "m3" })
+
+	got := scrape(t, addr)
+	for series, want := range map[string]float64{
+		`hearth_s2s_streams{direction="out"}`:                           1,
+		`hearth_s2s_streams{direction="in"}`:                            1,
+		`hearth_connections_accepted_total{listener="s2s"}`:             1,
+		`hearth_s2s_bounces_total{condition="remote-server-not-found"}`: 1,
+		`hearth_s2s_bounces_total{condition="remote-server-timeout"}`:   0,
+	} {
+		if got[series] != want {
+			t.Errorf("%s = %v, want %v", series, got[series], want)
+		}
+	}
+}
