@@ -419,6 +419,9 @@ func (s *S2S) validate() error {
 		}
 	}
 	for _, d := range slices.Sorted(maps.Keys(s.Static)) {
+		if d == "" || strings.ContainsAny(d, "@/ ") {
+			return fmt.Errorf("s2s.static: %q is not a domain", d)
+		}
 		host, port, err := net.SplitHostPort(s.Static[d])
 		if err != nil || host == "" {
 			return fmt.Errorf("s2s.static: %q for %s is not host:port", s.Static[d], d)

@@ -142,6 +142,7 @@ connect_timeout = 5
 		{`[s2s]` + "\n" + `static = { "b.example" = "127.0.0.3" }`, "s2s.static"},
 		{`[s2s]` + "\n" + `static = { "b.example" = "h:0" }`, "invalid port"},
 		{`[s2s]` + "\n" + `idle_timeout = -1`, "s2s.idle_timeout"},
+		{`[s2s]` + "\n" + `static = { "u@b.example" = "h:1" }`, "not a domain"},
 		{`[s2s]` + "\n" + `secret = "x"`, "s2s.secret"},
 	} {
 		if _, err := Parse(c.text); err == nil || !strings.Contains(err.Error(), c.wantErr) {

@@ -32,8 +32,10 @@ type component struct {
 // served by ServeComponents, and returns the handler that delivers
 // stanzas to it (the router's service handler for domain). Stanzas for a
 // component that is not connected bounce with service-unavailable.
-// Call it before streams are served.
+// domain must be a valid domain (config checks it). Call it before
+// streams are served.
 func (p *Pool) Component(domain, secret string) func(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	domain = normalizeDomain(domain)
 	c := &component{domain: domain, secret: secret}
 	p.mu.Lock()
 	if p.components == nil {

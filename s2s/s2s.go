@@ -152,7 +152,7 @@ func New(cfg Config) *Pool {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool{cfg: cfg, ctx: ctx, cancel: cancel, static: map[string]string{}, out: map[pair]*outbound{}, in: map[*inbound]struct{}{}}
 	for d, a := range cfg.Static {
-		p.static[d] = a
+		p.static[normalizeDomain(d)] = a
 	}
 	return p
 }
@@ -161,7 +161,7 @@ func New(cfg Config) *Pool {
 // listener) from now on, bypassing DNS, as the Static setting does.
 func (p *Pool) Pin(domain, addr string) {
 	p.mu.Lock()
-	p.static[domain] = addr
+	p.static[normalizeDomain(domain)] = addr
 	p.mu.Unlock()
 }
 

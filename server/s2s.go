@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"hearth/jid"
 	"hearth/s2s"
 	"hearth/stanza"
 	"hearth/storage"
@@ -74,7 +75,11 @@ func (s *Server) initS2S() error {
 	}
 	if len(s.cfg.Listen.Component) > 0 {
 		for _, d := range slices.Sorted(maps.Keys(s.cfg.Components)) {
-			if err := s.router.AddComponent(d, s.s2s.Component(d, s.cfg.Components[d])); err != nil {
+			dj, err := jid.New("", d, "")
+			if err != nil {
+				return &ConfigError{fmt.Errorf("components: %q: %w", d, err)}
+			}
+			if err := s.router.AddComponent(dj.Domain(), s.s2s.Component(dj.Domain(), s.cfg.Components[d])); err != nil {
 				return &ConfigError{fmt.Errorf("components: %w", err)}
 			}
 		}
