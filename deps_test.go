@@ -29,6 +29,8 @@ var allowedImports = map[string][]string{
 	"config":                   {},
 	"httpd":                    {},
 	"webstream":                {"stanza"},
+	// s2s knows the router only through its own small Router interface.
+	"s2s": {"jid", "stanza"},
 	// dump reads and writes per-user data through the exported API of the
 	// modules that own it (mod/roster), which takes a module.Host.
 	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster"},

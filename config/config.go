@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -29,12 +31,25 @@ type Config struct {
 	Auth             Auth             `toml:"auth"`
 	StreamManagement StreamManagement `toml:"stream_management"`
 	HTTP             HTTP             `toml:"http"`
+	S2S              S2S              `toml:"s2s"`
+	// Components maps the domain of each XEP-0114 external component to
+	// the secret it authenticates with on [listen] component:
+	// [components] "irc.example.org" = "a long random secret".
+	Components map[string]string `toml:"components"`
 }
 
 // Listen lists the addresses of each listener; an empty list disables it.
 type Listen struct {
 	C2S    []string `toml:"c2s"`     // STARTTLS (required)
 	C2STLS []string `toml:"c2s_tls"` // direct TLS, XEP-0368
+	// S2S and S2STLS accept federation streams (STARTTLS required, and
+	// direct TLS per XEP-0368). Federation is on when either is set:
+	// stanzas to other domains are then sent over s2s (see [s2s]).
+	S2S    []string `toml:"s2s"`
+	S2STLS []string `toml:"s2s_tls"`
+	// Component accepts XEP-0114 external components ([components]).
+	// The protocol has no TLS: bind it to loopback or a private network.
+	Component []string `toml:"component"`
 	// Metrics serves /metrics (Prometheus) and /health over plain HTTP;
 	// empty (the default) disables it. Bind it to loopback or a private
 	// network: it has no authentication.
@@ -119,7 +134,7 @@ type Log struct {
 
 // Subsystems are the keys [log] levels accepts; every logger carries its
 // subsystem in the "subsystem" attribute.
-var Subsystems = []string{"server", "stream", "router", "modules", "metrics", "trace"}
+var Subsystems = []string{"server", "stream", "router", "modules", "metrics", "trace", "s2s"}
 
 // Limits bound what clients may send and hold.
 type Limits struct {
@@ -156,6 +171,31 @@ type StreamManagement struct {
 	ResumeTimeout int `toml:"resume_timeout"` // seconds a dropped session waits to be resumed, default 300
 	MaxUnacked    int `toml:"max_unacked"`    // unacknowledged stanzas kept per session, default 10000
 }
+
+// S2S configures federation (docs/design/007-federation.md); it takes
+// effect when [listen] s2s or s2s_tls is set.
+type S2S struct {
+	// RequireValidCerts refuses peers whose certificate does not
+	// validate for their domain; false allows dialback with them (still
+	// over TLS). Default true.
+	RequireValidCerts *bool `toml:"require_valid_certs"`
+	// CAFile names a PEM file of extra trust anchors for peer
+	// certificates (a private CA); the system's are always used.
+	CAFile string `toml:"ca_file"`
+	// Static pins domains to "host:port" addresses of their s2s
+	// listener (STARTTLS), instead of DNS: { "b.example" = "10.0.0.3:5269" }.
+	Static map[string]string `toml:"static"`
+	// DialbackSecret keys the XEP-0220 dialback keys; empty (the
+	// default) means one generated on first start and kept in storage.
+	// Set it to the same value on every node serving the same domains.
+	DialbackSecret string `toml:"dialback_secret"`
+	ConnectTimeout int    `toml:"connect_timeout"` // seconds to set up an outbound stream, default 30
+	IdleTimeout    int    `toml:"idle_timeout"`    // seconds without stanzas before a stream is closed, default 600
+	QueueLimit     int    `toml:"queue_limit"`     // stanzas waiting per remote domain while connecting, default 1000
+}
+
+// ValidCertsRequired is RequireValidCerts with its default.
+func (s S2S) ValidCertsRequired() bool { return s.RequireValidCerts == nil || *s.RequireValidCerts }
 
 // File is a loaded configuration: the core Config plus the module sections.
 type File struct {
@@ -220,6 +260,9 @@ func (f *File) applyDefaults() {
 	def(&c.HTTP.ShutdownTimeout, 5)
 	def(&c.HTTP.BOSHMaxWait, 60)
 	def(&c.HTTP.BOSHInactivity, 60)
+	def(&c.S2S.ConnectTimeout, 30)
+	def(&c.S2S.IdleTimeout, 600)
+	def(&c.S2S.QueueLimit, 1000)
 }
 
 // coreKeys are the top-level keys that belong to Config, sorted.
@@ -239,6 +282,8 @@ func (f *File) coreFields() map[string]any {
 		"auth":              &f.Auth,
 		"stream_management": &f.StreamManagement,
 		"http":              &f.HTTP,
+		"s2s":               &f.S2S,
+		"components":        &f.Components,
 	}
 }
 
@@ -361,6 +406,17 @@ func (f *File) validate() error {
 	if c.HTTP.ReadHeaderTimeout < 0 || c.HTTP.IdleTimeout < 0 || c.HTTP.ShutdownTimeout < 0 || c.HTTP.BOSHMaxWait < 0 || c.HTTP.BOSHInactivity < 0 {
 		return errors.New("http: timeouts must not be negative")
 	}
+	if err := c.S2S.validate(); err != nil {
+		return err
+	}
+	for _, d := range slices.Sorted(maps.Keys(c.Components)) {
+		if d == "" || strings.ContainsAny(d, "@/ ") || slices.Contains(c.Hosts, d) {
+			return fmt.Errorf("components: %q is not a domain of its own", d)
+		}
+		if c.Components[d] == "" {
+			return fmt.Errorf("components: the secret of %s is empty", d)
+		}
+	}
 	if c.Auth.SCRAMIterations < 4096 {
 		return fmt.Errorf("auth.scram_iterations: %d is below the minimum of 4096", c.Auth.SCRAMIterations)
 	}
@@ -422,6 +478,30 @@ func (s *Storage) validate() error {
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		return errors.New("storage: tls_cert and tls_key must be given together")
+	}
+	return nil
+}
+
+func (s *S2S) validate() error {
+	for _, v := range []struct {
+		key string
+		n   int
+	}{{"connect_timeout", s.ConnectTimeout}, {"idle_timeout", s.IdleTimeout}, {"queue_limit", s.QueueLimit}} {
+		if v.n < 0 {
+			return fmt.Errorf("s2s.%s: %d is negative", v.key, v.n)
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(s.Static)) {
+		if d == "" || strings.ContainsAny(d, "@/ ") {
+			return fmt.Errorf("s2s.static: %q is not a domain", d)
+		}
+		host, port, err := net.SplitHostPort(s.Static[d])
+		if err != nil || host == "" {
+			return fmt.Errorf("s2s.static: %q for %s is not host:port", s.Static[d], d)
+		}
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("s2s.static: %q for %s has an invalid port", s.Static[d], d)
+		}
 	}
 	return nil
 }

@@ -133,3 +133,58 @@ func TestCheckUnknownSection(t *testing.T) {
 		t.Errorf("Check = %v, want unknown section [frobnicator]", err)
 	}
 }
+
+func TestS2S(t *testing.T) {
+	d := Default()
+	if len(d.Listen.S2S) != 0 || !d.S2S.ValidCertsRequired() || d.S2S.ConnectTimeout != 30 || d.S2S.IdleTimeout != 600 || d.S2S.QueueLimit != 1000 {
+		t.Errorf("s2s defaults: listen %v, %+v", d.Listen.S2S, d.S2S)
+	}
+	f, err := Parse(`
+[listen]
+s2s = [":5269"]
+s2s_tls = [":5270"]
+[s2s]
+require_valid_certs = false
+ca_file = "/etc/hearth/ca.pem"
+static = { "b.example" = "127.0.0.3:5269", "c.example" = "[::1]:5999" }
+connect_timeout = 5
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.S2S.ValidCertsRequired() || f.S2S.CAFile != "/etc/hearth/ca.pem" || f.S2S.Static["c.example"] != "[::1]:5999" || f.S2S.ConnectTimeout != 5 || f.S2S.IdleTimeout != 600 || f.Listen.S2STLS[0] != ":5270" {
+		t.Errorf("parsed %+v, listen %+v", f.S2S, f.Listen)
+	}
+	for _, c := range []struct{ text, wantErr string }{
+		{`[s2s]` + "\n" + `static = { "b.example" = "127.0.0.3" }`, "s2s.static"},
+		{`[s2s]` + "\n" + `static = { "b.example" = "h:0" }`, "invalid port"},
+		{`[s2s]` + "\n" + `idle_timeout = -1`, "s2s.idle_timeout"},
+		{`[s2s]` + "\n" + `static = { "u@b.example" = "h:1" }`, "not a domain"},
+		{`[s2s]` + "\n" + `secret = "x"`, "s2s.secret"},
+	} {
+		if _, err := Parse(c.text); err == nil || !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("%q: err %v, want one naming %s", c.text, err, c.wantErr)
+		}
+	}
+}
+
+func TestComponents(t *testing.T) {
+	f, err := Parse(`
+hosts = ["example.org"]
+[listen]
+component = ["127.0.0.1:5347"]
+[components]
+"irc.example.org" = "secret"
+`)
+	if err != nil || f.Components["irc.example.org"] != "secret" || f.Listen.Component[0] != "127.0.0.1:5347" {
+		t.Fatalf("parsed %v, %v", f, err)
+	}
+	for _, c := range []struct{ text, wantErr string }{
+		{"hosts = [\"example.org\"]\n[components]\n\"example.org\" = \"s\"", "not a domain of its own"},
+		{"[components]\n\"irc.example.org\" = \"\"", "secret of irc.example.org is empty"},
+	} {
+		if _, err := Parse(c.text); err == nil || !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("%q: err %v, want %s", c.text, err, c.wantErr)
+		}
+	}
+}

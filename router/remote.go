@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"fmt"
 
 	"hearth/jid"
 	"hearth/module"
@@ -22,6 +23,18 @@ type RemoteRouter interface {
 // streams are served.
 func (r *Router) SetRemote(rr RemoteRouter) { r.remote = rr }
 
+// AddComponent serves domain with h as if a module had registered it as a
+// service domain: for XEP-0114 external components, which connect to the
+// server (s2s.Pool.Component). Call it after AddHost and before streams
+// are served; a domain already served is an error.
+func (r *Router) AddComponent(domain string, h module.ServiceHandler) error {
+	if r.hosts[domain] != nil || r.services[domain] != nil {
+		return fmt.Errorf("router: %s is already served", domain)
+	}
+	r.services[domain] = &service{Service: module.Service{Domain: domain, Handler: h}}
+	return nil
+}
+
 // IsService implements module.Router.
 func (r *Router) IsService(domain string) bool { return r.services[domain] != nil }
 
@@ -32,10 +45,10 @@ func (r *Router) addServices(reg *module.Registry) {
 	}
 }
 
-// service is a domain served by a module.
+// service is a domain served by a module, or by an external component.
 type service struct {
 	module.Service
-	host string // the virtual host whose module serves it
+	host string // the virtual host whose module serves it ("" for a component)
 }
 
 // routeService hands st to the module serving to's domain. IQ replies

@@ -65,7 +65,7 @@ func coreProblems(cfg *config.File) []error {
 	for _, l := range []struct {
 		key   string
 		addrs []string
-	}{{"c2s", cfg.Listen.C2S}, {"c2s_tls", cfg.Listen.C2STLS}, {"metrics", cfg.Listen.Metrics}, {"http", cfg.Listen.HTTP}, {"https", cfg.Listen.HTTPS}} {
+	}{{"c2s", cfg.Listen.C2S}, {"c2s_tls", cfg.Listen.C2STLS}, {"s2s", cfg.Listen.S2S}, {"s2s_tls", cfg.Listen.S2STLS}, {"component", cfg.Listen.Component}, {"metrics", cfg.Listen.Metrics}, {"http", cfg.Listen.HTTP}, {"https", cfg.Listen.HTTPS}} {
 		for _, a := range l.addrs {
 			_, port, err := net.SplitHostPort(a)
 			if err == nil {
@@ -75,6 +75,9 @@ func coreProblems(cfg *config.File) []error {
 				problems = append(problems, fmt.Errorf("listen.%s: %q is not an address (host:port, or :port for every interface)", l.key, a))
 			}
 		}
+	}
+	if _, err := s2sRoots(cfg.S2S.CAFile); err != nil {
+		problems = append(problems, err)
 	}
 	return problems
 }
@@ -132,7 +135,11 @@ func checkCerts(cfg config.Config) (warnings []string, problems []error) {
 		}
 		return warnings, problems
 	default:
-		return []string{fmt.Sprintf("tls: no certificate configured; hearth uses self-signed certificates from %s, which clients will ask their users to trust", cfg.DataDir+"/certs")}, nil
+		w := fmt.Sprintf("tls: no certificate configured; hearth uses self-signed certificates from %s, which clients will ask their users to trust", cfg.DataDir+"/certs")
+		if len(cfg.Listen.S2S) > 0 || len(cfg.Listen.S2STLS) > 0 {
+			w += ", and which other servers accept only by dialback (many refuse it)"
+		}
+		return []string{w}, nil
 	}
 }
 

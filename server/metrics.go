@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"hearth/s2s"
 	"hearth/storage"
 	"hearth/stream"
 )
@@ -40,6 +42,7 @@ type metrics struct {
 	queueBytes    *prometheus.HistogramVec // type
 	storageTime   *prometheus.HistogramVec // op
 	storageErrors *prometheus.CounterVec   // op
+	s2sBounces    *prometheus.CounterVec   // condition
 
 	http *http.Server
 	up   atomic.Bool // listeners are serving (between Serve and Shutdown)
@@ -78,11 +81,15 @@ func newMetrics(sessions func() int) *metrics {
 			Name: "hearth_storage_errors_total",
 			Help: "Storage operations that failed (not found and already exists are not failures), by operation.",
 		}, []string{"op"}),
+		s2sBounces: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hearth_s2s_bounces_total",
+			Help: "Stanzas bounced because a remote server or a component could not take them, by error condition.",
+		}, []string{"condition"}),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.accepted, m.stanzasIn, m.stanzasOut, m.auth, m.queueBytes, m.storageTime, m.storageErrors,
+		m.accepted, m.stanzasIn, m.stanzasOut, m.auth, m.queueBytes, m.storageTime, m.storageErrors, m.s2sBounces,
 		// Read from the router at scrape time; s2s, websocket and bosh
 		// sessions will be further gauges with their own type label.
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -94,6 +101,9 @@ func newMetrics(sessions func() int) *metrics {
 	// Series that exist from the start read 0 rather than missing.
 	for _, l := range []string{"c2s", "c2s_tls"} {
 		m.accepted.WithLabelValues(l)
+	}
+	for _, c := range s2sBounceConditions {
+		m.s2sBounces.WithLabelValues(c)
 	}
 	for _, k := range []string{"message", "presence", "iq"} {
 		m.stanzasIn.WithLabelValues("c2s", k)
@@ -170,6 +180,47 @@ func (c *c2sMetrics) Auth(mechanism string, ok bool) {
 }
 
 func (c *c2sMetrics) QueueBytes(n int) { c.queue.Observe(float64(n)) }
+
+// s2sBounceConditions are the conditions s2s bounces with.
+var s2sBounceConditions = []string{"remote-server-not-found", "remote-server-timeout", "resource-constraint", "service-unavailable"}
+
+// s2s returns what the s2s Pool reports to, or nil (no metrics) on a nil
+// *metrics; streams is read at scrape time.
+func (m *metrics) s2s(listeners []string, streams func() (in, out int)) s2s.Metrics {
+	if m == nil {
+		return nil
+	}
+	for _, l := range listeners {
+		m.accepted.WithLabelValues(l)
+	}
+	for _, dir := range []string{"in", "out"} {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "hearth_s2s_streams",
+			Help:        "Server-to-server streams: inbound ones authenticated, outbound ones ready.",
+			ConstLabels: prometheus.Labels{"direction": dir},
+		}, func() float64 {
+			in, out := streams()
+			if dir == "in" {
+				return float64(in)
+			}
+			return float64(out)
+		}))
+	}
+	return s2sMetrics{m}
+}
+
+// s2sMetrics implements s2s.Metrics.
+type s2sMetrics struct{ m *metrics }
+
+var _ s2s.Metrics = s2sMetrics{}
+
+func (s s2sMetrics) Accepted(listener string) { s.m.accepted.WithLabelValues(listener).Inc() }
+
+func (s s2sMetrics) Bounced(condition string) {
+	if slices.Contains(s2sBounceConditions, condition) {
+		s.m.s2sBounces.WithLabelValues(condition).Inc()
+	}
+}
 
 // serveMetrics serves /metrics and /health on ln until Shutdown.
 func (s *Server) serveMetrics(ln net.Listener) {

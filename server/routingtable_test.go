@@ -153,7 +153,7 @@ func TestRoutingTable(t *testing.T) {
 		return &wantReply{typ: "error", condition: "service-unavailable", from: from}
 	}
 	cases := []routeCase{{
-		row:   "any | remote domain | (no federation yet) | error `remote-server-not-found`",
+		row:   "any | remote domain | federation off (no `[listen] s2s`), or the domain unreachable (server/s2s_test.go) | error `remote-server-not-found`",
 		send:  []string{"<message to='x@remote.example' type='chat' id='{id}'><body>x</body></message>", "<iq to='remote.example' type='get' id='{id}'><ping xmlns='urn:xmpp:ping'/></iq>", "<presence to='x@remote.example/r' id='{id}'/>"},
 		reply: &wantReply{typ: "error", condition: "remote-server-not-found"},
 	}, {

@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"hearth/mod"
 	"hearth/module"
 	"hearth/router"
+	"hearth/s2s"
 	"hearth/sasl"
 	"hearth/stanza"
 	"hearth/storage"
@@ -48,6 +48,7 @@ type Server struct {
 	store    storage.Store
 	ownStore bool
 	router   *router.Router
+	s2s      *s2s.Pool // nil without federation and components
 	throttle *authThrottle
 	// live holds what Reload changes while serving: certificates, the
 	// stream settings of new connections (server/reload.go).
@@ -70,7 +71,7 @@ type Server struct {
 }
 
 type listener struct {
-	kind string // "c2s", "c2s_tls", "metrics", "http" or "https"
+	kind string // "c2s", "c2s_tls", "s2s", "s2s_tls", "component", "metrics", "http" or "https"
 	ln   net.Listener
 }
 
@@ -132,6 +133,10 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := s.initS2S(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -164,21 +169,7 @@ func StoreOptions(c config.Storage) sqlstore.Options {
 // loadFakeSecret returns the server's persistent secret for fake SCRAM
 // salts, creating it on first start.
 func loadFakeSecret(ctx context.Context, st storage.Store) ([]byte, error) {
-	const owner, key = "server", "sasl_fake_secret"
-	m := st.Map("server")
-	secret, err := m.Get(ctx, owner, key)
-	if err == nil && len(secret) == 32 {
-		return secret, nil
-	}
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	secret = make([]byte, 32)
-	rand.Read(secret)
-	if err := m.Set(ctx, owner, key, secret); err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	return secret, nil
+	return loadSecret(ctx, st, "sasl_fake_secret")
 }
 
 // startModules starts mods, in order, on every host, after checking that
@@ -237,6 +228,18 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return err
 	}
+	if err := open("s2s", s.cfg.Listen.S2S); err != nil {
+		s.closeListeners()
+		return err
+	}
+	if err := open("s2s_tls", s.cfg.Listen.S2STLS); err != nil {
+		s.closeListeners()
+		return err
+	}
+	if err := open("component", s.cfg.Listen.Component); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if err := open("metrics", s.cfg.Listen.Metrics); err != nil {
 		s.closeListeners()
 		return err
@@ -255,7 +258,7 @@ func (s *Server) Listen() error {
 }
 
 // Addrs returns the bound addresses of the listeners of kind ("c2s",
-// "c2s_tls", "metrics", "http", "https").
+// "c2s_tls", "s2s", "s2s_tls", "component", "metrics", "http", "https").
 func (s *Server) Addrs(kind string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -283,8 +286,23 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.mu.Unlock()
 	var accept sync.WaitGroup
 	for _, l := range lns {
-		if l.kind == "metrics" {
+		switch l.kind {
+		case "metrics":
 			s.serveMetrics(l.ln)
+			continue
+		case "s2s", "s2s_tls":
+			accept.Add(1)
+			go func() {
+				defer accept.Done()
+				s.s2s.Serve(l.ln, l.kind == "s2s_tls")
+			}()
+			continue
+		case "component":
+			accept.Add(1)
+			go func() {
+				defer accept.Done()
+				s.s2s.ServeComponents(l.ln)
+			}()
 			continue
 		}
 		if l.kind == "http" || l.kind == "https" {
@@ -393,6 +411,9 @@ func (s *Server) Shutdown() {
 	s.closeListeners()
 	s.stopHTTP()
 	s.router.Shutdown(&stanza.StreamError{Condition: "system-shutdown"})
+	if s.s2s != nil {
+		s.s2s.Close()
+	}
 	s.cancel()
 	s.mu.Lock() // a barrier for addConn (http.go): no connection is added after it
 	s.mu.Unlock()

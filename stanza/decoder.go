@@ -572,7 +572,7 @@ func (d *Decoder) Next() (*Element, error) {
 		return nil, d.fail(err)
 	}
 	d.consume(n)
-	d.shrink() // e shares no bytes with the buffer
+	d.shrink()           // e shares no bytes with the buffer
 	d.declOK = !d.stream // each standalone document may start with a declaration
 	return e, nil
 }

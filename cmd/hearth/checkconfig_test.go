@@ -136,6 +136,10 @@ http = [":5280"]
 cert = "` + other + `"
 key = "` + otherKey + `"
 `, "web clients cannot log in"},
+		{"self-signed certificates with federation", `hosts = ["example.org"]
+[listen]
+s2s = [":5269"]
+`, "other servers accept only by dialback"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,7 +226,8 @@ func TestPackagedConfig(t *testing.T) {
 	// Uncommenting the documented examples must keep it valid.
 	var b strings.Builder
 	for _, line := range strings.Split(text, "\n") {
-		for _, key := range []string{"# metrics = ", "# levels = ", "# trace = ", "# admin = ", "# max_stanza_size ", "# scram_iterations "} {
+		for _, key := range []string{"# metrics = ", "# levels = ", "# trace = ", "# admin = ", "# max_stanza_size ", "# scram_iterations ",
+			"# s2s_tls = ", "# component = ", "# require_valid_certs ", "# static = ", "# connect_timeout ", "# [components]", "# \"irc."} {
 			if strings.HasPrefix(line, key) {
 				line = strings.TrimPrefix(line, "# ")
 			}

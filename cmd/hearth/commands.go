@@ -144,6 +144,15 @@ func printWelcome(w io.Writer, cfg *config.File, srv *server.Server) {
 	if a := srv.Addrs("https"); len(a) > 0 {
 		fmt.Fprintf(w, "  web:           %s (https: file upload, WebSocket, BOSH)\n", strings.Join(a, ", "))
 	}
+	if a := srv.Addrs("s2s"); len(a) > 0 {
+		fmt.Fprintf(w, "  servers:       %s (federation, STARTTLS)\n", strings.Join(a, ", "))
+	}
+	if a := srv.Addrs("s2s_tls"); len(a) > 0 {
+		fmt.Fprintf(w, "  servers:       %s (federation, direct TLS)\n", strings.Join(a, ", "))
+	}
+	if a := srv.Addrs("component"); len(a) > 0 {
+		fmt.Fprintf(w, "  components:    %s\n", strings.Join(a, ", "))
+	}
 	if cfg.TLS.Cert == "" && cfg.TLS.Dir == "" {
 		fmt.Fprintf(w, "  certificates:  self-signed, in %s/certs (clients will ask you to trust them)\n", cfg.DataDir)
 	}
