@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"encoding/xml"
 	"net"
@@ -34,14 +33,8 @@ func (s *Server) initHTTP() error {
 		return nil
 	}
 	hc := s.cfg.HTTP
-	// Certificates are looked up at each handshake in the current set,
-	// so that a reload (SIGHUP) reaches the web listeners too.
-	tc := s.live.certs.Load().tlsConfig()
-	tc.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		return s.live.certs.Load().get(hello)
-	}
 	s.web = httpd.New(httpd.Config{
-		TLS:               tc,
+		TLS:               s.liveTLS(),
 		ExternalURL:       hc.ExternalURL,
 		BehindProxy:       hc.BehindProxy,
 		ReadHeaderTimeout: time.Duration(hc.ReadHeaderTimeout) * time.Second,

@@ -50,11 +50,19 @@ func (s *Server) tlsConfig(direct bool, alpn []string) *tls.Config {
 	if tc := s.live.tls[direct]; tc != nil {
 		return tc
 	}
+	tc := s.liveTLS(alpn...)
+	s.live.tls[direct] = tc
+	return tc
+}
+
+// liveTLS returns a server TLS configuration whose certificate is looked
+// up in the current set at each handshake, so that a reload reaches every
+// listener using it.
+func (s *Server) liveTLS(alpn ...string) *tls.Config {
 	tc := s.live.certs.Load().tlsConfig(alpn...)
 	tc.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return s.live.certs.Load().get(hello)
 	}
-	s.live.tls[direct] = tc
 	return tc
 }
 

@@ -54,15 +54,9 @@ func (s *Server) initS2S() error {
 	}
 	// The gauges read the pool at scrape time, once it exists.
 	m := s.metrics.s2s(listeners, func() (int, int) { return s.s2s.Streams() })
-	// Certificates are looked up in the current set at each use, so that
-	// a reload (SIGHUP) reaches federation too.
-	serverTLS := s.live.certs.Load().tlsConfig()
-	serverTLS.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		return s.live.certs.Load().get(hello)
-	}
 	s.s2s = s2s.New(s2s.Config{
 		Router:            s.router,
-		ServerTLS:         serverTLS,
+		ServerTLS:         s.liveTLS(),
 		Certificate:       func(domain string) *tls.Certificate { return s.live.certs.Load().forDomain(domain) },
 		Roots:             roots,
 		RequireValidCerts: c.ValidCertsRequired(),
