@@ -9,6 +9,7 @@ import (
 	"hearth/mod/disco"
 	"hearth/mod/last"
 	"hearth/mod/mam"
+	"hearth/mod/muc"
 	"hearth/mod/offline"
 	"hearth/mod/ping"
 	"hearth/mod/presence"
@@ -35,6 +36,7 @@ func All() []*module.Definition {
 		carbons.Module,
 		mam.Module, // after roster, which it requires
 		push.Module,
+		muc.Module,
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }
