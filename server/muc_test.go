@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"hearth/stanza"
 	"hearth/xmpptest"
@@ -521,4 +522,219 @@ func TestMUCCreationRestricted(t *testing.T) {
 	}
 	createRoom(t, root, "r1@"+mucDomain, "Root")
 	join(t, bob, "r1@"+mucDomain, "Bob", "")
+}
+
+func TestMUCPersistenceAcrossRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, stop := xmpptest.NewServerAt(t, dir, "")
+	srv.AddUser(t, "alice", "pw")
+	srv.AddUser(t, "bob", "pw")
+	alice := srv.LoginAvailable(t, "alice", "pw", "phone")
+	bob := srv.LoginAvailable(t, "bob", "pw", "phone")
+	room := "keep@" + mucDomain
+	createRoom(t, alice, room, "Alice", "muc#roomconfig_persistentroom", "1", "muc#roomconfig_membersonly", "1", "muc#roomconfig_roomname", "Keep")
+	wantResult(t, admin(alice, room, "<item jid='"+bob.JID.Bare().String()+"' affiliation='member'/>"))
+	alice.Send("<message to='" + room + "' type='groupchat' id='s'><subject>Kept</subject></message>")
+	alice.Expect("subject", isSubject(room+"/Alice"))
+	alice.Send("<message to='" + room + "' type='groupchat' id='m'><body>remember me</body></message>")
+	alice.Expect("message", isGroupchat(room+"/Alice", "remember me"))
+	// A persistent room stays when its occupants leave.
+	alice.Send("<presence to='" + room + "/Alice' type='unavailable'/>")
+	alice.Expect("left", selfPresence(room+"/Alice", "unavailable"))
+	stop()
+
+	srv, _ = xmpptest.NewServerAt(t, dir, "")
+	bob = srv.LoginAvailable(t, "bob", "pw", "phone")
+	res := bob.IQ("<iq type='get' to='" + mucDomain + "' id='items'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	items := res.Child("http://jabber.org/protocol/disco#items", "query").Elements()
+	if len(items) != 1 || items[0].Get("jid") != room || items[0].Get("name") != "Keep" {
+		t.Fatalf("rooms after restart: %s", res)
+	}
+	// Bob is still a member of the members-only room; history and subject survived.
+	bob.Send("<presence to='" + room + "/Bob'><x xmlns='" + nsMUC + "'/></presence>")
+	self := bob.Expect("self", func(el *stanza.Element) bool { return el.Get("from") == room+"/Bob" })
+	if self.Get("type") == "error" || mucItem(t, self).Get("affiliation") != "member" || hasCodes(self, "201") {
+		t.Fatalf("member after restart: %s", self)
+	}
+	bob.Expect("history", isGroupchat(room+"/Alice", "remember me"))
+	if s := bob.Expect("subject", isSubject(room)); s.ChildText("", "subject") != "Kept" {
+		t.Fatalf("subject after restart: %s", s)
+	}
+	alice = srv.LoginAvailable(t, "alice", "pw", "phone")
+	self = join(t, alice, room, "Alice", "")
+	if mucItem(t, self).Get("affiliation") != "owner" {
+		t.Fatalf("owner after restart: %s", self)
+	}
+}
+
+func TestMUCMultiSessionNick(t *testing.T) {
+	t.Parallel()
+	srv, cs := newMUCServer(t, "", "alice", "bob")
+	alice, bob := cs["alice"], cs["bob"]
+	laptop := srv.LoginAvailable(t, "bob", "pw", "laptop")
+	room := "multi@" + mucDomain
+	createRoom(t, alice, room, "Alice")
+	bobSelf := join(t, bob, room, "Bob", "")
+	alice.Expect("Bob", isPresence(room+"/Bob", ""))
+	// Bob's second device takes the same nick: no conflict, and no new
+	// occupant for the others.
+	lapSelf := join(t, laptop, room, "Bob", "")
+	if a, b := bobSelf.Child(nsOccID, "occupant-id").Get("id"), lapSelf.Child(nsOccID, "occupant-id").Get("id"); a != b {
+		t.Fatalf("occupant-id differs between devices: %s, %s", a, b)
+	}
+	alice.ExpectNone("second Bob", isPresence(room+"/Bob", ""), 100*time.Millisecond)
+	// Both devices get the room's messages and private messages.
+	alice.Send("<message to='" + room + "' type='groupchat' id='m'><body>both?</body></message>")
+	bob.Expect("phone", isGroupchat(room+"/Alice", "both?"))
+	laptop.Expect("laptop", isGroupchat(room+"/Alice", "both?"))
+	alice.Send("<message to='" + room + "/Bob' type='chat' id='pm'><body>pm</body></message>")
+	bob.Expect("phone pm", isReplyTo("pm"))
+	laptop.Expect("laptop pm", isReplyTo("pm"))
+	// One device leaves: Bob stays for the others.
+	laptop.Send("<presence to='" + room + "/Bob' type='unavailable'/>")
+	laptop.Expect("laptop left", selfPresence(room+"/Bob", "unavailable"))
+	alice.ExpectNone("Bob leaving", isPresence(room+"/Bob", "unavailable"), 100*time.Millisecond)
+	// Another user may not take Bob's nick.
+	carol := srv.AddUser(t, "carol", "pw")
+	cc := srv.LoginAvailable(t, carol.Local(), "pw", "x")
+	joinError(t, cc, room, "Bob", "", "conflict")
+	// The last device going offline makes Bob leave (the server sends the
+	// unavailable presence for the directed presence).
+	bob.Close()
+	alice.Expect("Bob gone", isPresence(room+"/Bob", "unavailable"))
+}
+
+func TestMUCDiscoSelfPing(t *testing.T) {
+	t.Parallel()
+	_, cs := newMUCServer(t, "", "alice", "bob")
+	alice, bob := cs["alice"], cs["bob"]
+	res := alice.IQ("<iq type='get' to='" + mucDomain + "' id='si'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	q := res.Child("http://jabber.org/protocol/disco#info", "query")
+	if id := q.Child("", "identity"); id == nil || id.Get("category") != "conference" || id.Get("type") != "text" {
+		t.Fatalf("service identity: %s", res)
+	}
+	// The host lists the service.
+	res = alice.IQ("<iq type='get' to='localhost' id='hi'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	if it := res.Child("http://jabber.org/protocol/disco#items", "query").Child("", "item"); it == nil || it.Get("jid") != mucDomain {
+		t.Fatalf("host items: %s", res)
+	}
+	room := "lounge@" + mucDomain
+	createRoom(t, alice, room, "Alice", "muc#roomconfig_roomname", "Lounge", "muc#roomconfig_membersonly", "1",
+		"muc#roomconfig_whois", "anyone", "muc#roomconfig_persistentroom", "1", "muc#roomconfig_publicroom", "0",
+		"muc#roomconfig_passwordprotectedroom", "1", "muc#roomconfig_roomsecret", "x", "muc#roomconfig_moderatedroom", "1")
+	res = bob.IQ("<iq type='get' to='" + room + "' id='ri'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	q = res.Child("http://jabber.org/protocol/disco#info", "query")
+	var features []string
+	for _, f := range q.Elements() {
+		if f.Name.Local == "feature" {
+			features = append(features, f.Get("var"))
+		}
+	}
+	for _, f := range []string{nsMUC, "muc_hidden", "muc_persistent", "muc_membersonly", "muc_nonanonymous", "muc_passwordprotected",
+		"muc_moderated", nsOccID, "http://jabber.org/protocol/muc#self-ping-optimization", "urn:xmpp:mam:2", nsSID} {
+		if !slices.Contains(features, f) {
+			t.Errorf("room features lack %s: %v", f, features)
+		}
+	}
+	form, err := stanza.ParseForm(q.Child("jabber:x:data", "x"))
+	if err != nil || form.FormType() != "http://jabber.org/protocol/muc#roominfo" || form.Value("muc#roominfo_occupants") != "1" || form.Value("muc#roomconfig_roomname") != "Lounge" {
+		t.Fatalf("roominfo form: %v %s", err, res)
+	}
+	// Hidden rooms are not listed.
+	res = bob.IQ("<iq type='get' to='" + mucDomain + "' id='items'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	if n := len(res.Child("http://jabber.org/protocol/disco#items", "query").Elements()); n != 0 {
+		t.Fatalf("hidden room listed: %s", res)
+	}
+
+	// Self-ping: answered by the room while joined; not-acceptable after
+	// a server-side removal.
+	pub := "pub@" + mucDomain
+	createRoom(t, alice, pub, "Alice")
+	join(t, bob, pub, "Bob", "")
+	wantResult(t, bob.IQ("<iq type='get' to='"+pub+"/Bob' id='sp1'><ping xmlns='urn:xmpp:ping'/></iq>"))
+	wantResult(t, admin(alice, pub, "<item nick='Bob' role='none'/>"))
+	wantIQError(t, bob.IQ("<iq type='get' to='"+pub+"/Bob' id='sp2'><ping xmlns='urn:xmpp:ping'/></iq>"), "cancel", "not-acceptable")
+	// IQs to another occupant are forwarded, and so are their replies.
+	join(t, bob, pub, "Bob", "")
+	bob.Send("<iq type='get' to='" + pub + "/Alice' id='ver'><query xmlns='jabber:iq:version'/></iq>")
+	fwd := alice.Expect("forwarded IQ", func(el *stanza.Element) bool { return el.Name.Local == "iq" && el.Get("from") == pub+"/Bob" })
+	if fwd.Child("jabber:iq:version", "query") == nil || fwd.Get("id") == "ver" {
+		t.Fatalf("forwarded IQ: %s", fwd)
+	}
+	alice.Send("<iq type='result' to='" + pub + "/Bob' id='" + fwd.Get("id") + "'><query xmlns='jabber:iq:version'><name>x</name></query></iq>")
+	res = bob.Expect("forwarded reply", isReplyTo("ver"))
+	if res.Get("from") != pub+"/Alice" || res.Get("type") != "result" || res.Child("jabber:iq:version", "query") == nil {
+		t.Fatalf("forwarded IQ reply: %s", res)
+	}
+}
+
+func TestMUCArchiveAndModeration(t *testing.T) {
+	t.Parallel()
+	_, cs := newMUCServer(t, "", "alice", "bob", "eve")
+	alice, bob, eve := cs["alice"], cs["bob"], cs["eve"]
+	room := "log@" + mucDomain
+	createRoom(t, alice, room, "Alice")
+	join(t, bob, room, "Bob", "")
+	var ids []string
+	for _, body := range []string{"one", "two", "three"} {
+		bob.Send("<message to='" + room + "' type='groupchat'><body>" + body + "</body></message>")
+		m := alice.Expect(body, isGroupchat(room+"/Bob", body))
+		ids = append(ids, m.Child(nsSID, "stanza-id").Get("id"))
+	}
+	// MAM on the room JID, paged.
+	query := func(c *xmpptest.Client, id, set string) (*stanza.Element, []*stanza.Element) {
+		t.Helper()
+		c.Send("<iq type='set' to='" + room + "' id='" + id + "'><query xmlns='urn:xmpp:mam:2' queryid='" + id + "'>" + set + "</query></iq>")
+		var results []*stanza.Element
+		for {
+			el := c.Expect("mam", func(el *stanza.Element) bool {
+				r := el.Child("urn:xmpp:mam:2", "result")
+				return el.Get("id") == id || r != nil && r.Get("queryid") == id
+			})
+			if el.Name.Local == "iq" {
+				return el, results
+			}
+			results = append(results, el)
+		}
+	}
+	fin, results := query(eve, "q1", "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set>")
+	if fin.Get("type") != "result" || len(results) != 2 || fin.Child("urn:xmpp:mam:2", "fin").Get("complete") == "true" {
+		t.Fatalf("first page: %s %v", fin, results)
+	}
+	fwd := results[0].Child("urn:xmpp:mam:2", "result").Child("urn:xmpp:forward:0", "forwarded")
+	if results[0].Child("urn:xmpp:mam:2", "result").Get("id") != ids[0] || fwd.Child("jabber:client", "message").ChildText("", "body") != "one" ||
+		fwd.Child("urn:xmpp:delay", "delay") == nil || results[0].Get("from") != room {
+		t.Fatalf("result: %s", results[0])
+	}
+	last := fin.Child("urn:xmpp:mam:2", "fin").Child("http://jabber.org/protocol/rsm", "set").ChildText("http://jabber.org/protocol/rsm", "last")
+	fin, results = query(eve, "q2", "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><after>"+last+"</after></set>")
+	if len(results) != 1 || fin.Child("urn:xmpp:mam:2", "fin").Get("complete") != "true" {
+		t.Fatalf("second page: %s %v", fin, results)
+	}
+
+	// Moderation: a participant may not; a moderator retracts.
+	res := bob.IQ("<iq type='set' to='" + room + "' id='mod0'><moderate xmlns='urn:xmpp:message-moderate:1' id='" + ids[1] + "'><retract xmlns='urn:xmpp:message-retract:1'/></moderate></iq>")
+	wantIQError(t, res, "auth", "forbidden")
+	res = alice.IQ("<iq type='set' to='" + room + "' id='mod1'><moderate xmlns='urn:xmpp:message-moderate:1' id='" + ids[1] + "'><retract xmlns='urn:xmpp:message-retract:1'/><reason>off-topic</reason></moderate></iq>")
+	wantResult(t, res)
+	ret := bob.Expect("retraction", func(el *stanza.Element) bool { return el.Child("urn:xmpp:message-retract:1", "retract") != nil })
+	r := ret.Child("urn:xmpp:message-retract:1", "retract")
+	if r.Get("id") != ids[1] || r.Child("urn:xmpp:message-moderate:1", "moderated").Get("by") != room+"/Alice" || r.ChildText("urn:xmpp:message-retract:1", "reason") != "off-topic" || ret.Get("from") != room {
+		t.Fatalf("retraction: %s", ret)
+	}
+	res = alice.IQ("<iq type='set' to='" + room + "' id='mod2'><moderate xmlns='urn:xmpp:message-moderate:1' id='nope'><retract xmlns='urn:xmpp:message-retract:1'/></moderate></iq>")
+	wantIQError(t, res, "cancel", "item-not-found")
+	// The archive keeps a tombstone in place of the message.
+	_, results = query(eve, "q3", "")
+	if len(results) != 4 {
+		t.Fatalf("archive after moderation: %v", results)
+	}
+	tomb := results[1].Child("urn:xmpp:mam:2", "result").Child("urn:xmpp:forward:0", "forwarded").Child("jabber:client", "message")
+	if tomb.Child("", "body") != nil || tomb.Child("urn:xmpp:message-retract:1", "retracted") == nil {
+		t.Fatalf("tombstone: %s", tomb)
+	}
+	// Members-only rooms keep their archive from strangers.
+	configure(t, alice, room, "muc#roomconfig_membersonly", "1")
+	wantIQError(t, eve.IQ("<iq type='set' to='"+room+"' id='q4'><query xmlns='urn:xmpp:mam:2'/></iq>"), "auth", "forbidden")
 }
