@@ -655,6 +655,15 @@ func TestMUCDiscoSelfPing(t *testing.T) {
 	wantResult(t, bob.IQ("<iq type='get' to='"+pub+"/Bob' id='sp1'><ping xmlns='urn:xmpp:ping'/></iq>"))
 	wantResult(t, admin(alice, pub, "<item nick='Bob' role='none'/>"))
 	wantIQError(t, bob.IQ("<iq type='get' to='"+pub+"/Bob' id='sp2'><ping xmlns='urn:xmpp:ping'/></iq>"), "cancel", "not-acceptable")
+	// A delivery error from an occupant's session removes it (333).
+	join(t, bob, pub, "Bob", "")
+	// A join presence from a joined session gets the room's state again.
+	join(t, bob, pub, "Bob", "")
+	bob.Send("<message type='error' to='" + pub + "/Alice'><body>x</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>")
+	alice.Expect("ghost removed", func(el *stanza.Element) bool {
+		return isPresence(pub+"/Bob", "unavailable")(el) && hasCodes(el, "333")
+	})
+	wantIQError(t, bob.IQ("<iq type='get' to='"+pub+"/Bob' id='sp3'><ping xmlns='urn:xmpp:ping'/></iq>"), "cancel", "not-acceptable")
 	// IQs to another occupant are forwarded, and so are their replies.
 	join(t, bob, pub, "Bob", "")
 	bob.Send("<iq type='get' to='" + pub + "/Alice' id='ver'><query xmlns='jabber:iq:version'/></iq>")

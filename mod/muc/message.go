@@ -25,7 +25,7 @@ func (r *room) handleMessage(ctx context.Context, ev event) {
 		// A groupchat message or a presence the room sent bounced: the
 		// occupant's session is gone (XEP-0045 §7.2.x, XEP-0410: the room
 		// forgets it, so that a self-ping tells the client to rejoin).
-		if o != nil && (ev.to.IsBare() || ev.to.Resource() == o.nick) {
+		if o != nil && isDeliveryFailure(st) {
 			r.leave(ctx, o, ev.from, nil, statusError)
 		}
 		return
@@ -90,6 +90,24 @@ func (r *room) groupchat(ctx context.Context, ev event, o *occupant) {
 		r.remember(msg, t)
 	}
 	r.sendAll(func(_ *occupant, to jid.JID) *stanza.Element { return msg.Copy().Set("to", to.String()) })
+}
+
+// isDeliveryFailure reports whether the error stanza st says that what
+// the room sent found no session: then the occupant's session is gone
+// (the client did not leave cleanly), and the room removes it with 333 so
+// that a XEP-0410 self-ping tells the client to join again. Other errors
+// (a client refusing a private message) remove nobody.
+func isDeliveryFailure(st *stanza.Element) bool {
+	e := stanza.ParseError(st)
+	if e == nil {
+		return false
+	}
+	switch e.Condition {
+	case "service-unavailable", "recipient-unavailable", "item-not-found", "gone", "redirect",
+		"remote-server-not-found", "remote-server-timeout", "jid-malformed":
+		return true
+	}
+	return false
 }
 
 // remember adds msg to the discussion history, dropping the oldest beyond

@@ -46,6 +46,8 @@ func (r *room) handlePresence(ctx context.Context, ev event) {
 			r.join(ctx, ev)
 		case o.nick != ev.to.Resource():
 			r.changeNick(ctx, ev, o)
+		case st.Child(NS, "x") != nil:
+			r.rejoin(ev, o)
 		default:
 			r.updatePresence(ev, o)
 		}
@@ -54,7 +56,7 @@ func (r *room) handlePresence(ctx context.Context, ev event) {
 			r.leave(ctx, o, ev.from, st, 0)
 		}
 	case stanza.ErrorType:
-		if o != nil {
+		if o != nil && isDeliveryFailure(st) {
 			r.leave(ctx, o, ev.from, nil, statusError)
 		}
 	default:
@@ -152,6 +154,33 @@ func (r *room) join(ctx context.Context, ev event) {
 	}
 	r.send(r.presenceOf(o, user, o, codes...))
 	r.sendHistory(user, mucX)
+	r.sendSubject(user)
+}
+
+// rejoin answers a join presence from a session that is already in the
+// room (a client that lost track of its state, or whose self-ping made it
+// doubt): it gets the room's state again as on entry, and the others see
+// its presence if it changed. Caller holds r.mu.
+func (r *room) rejoin(ev event, o *occupant) {
+	user := ev.from
+	i := slices.IndexFunc(o.sessions, func(s *occSession) bool { return s.jid == user })
+	sess := o.sessions[i]
+	sess.pres = ev.st
+	o.sessions = append(slices.Delete(o.sessions, i, i+1), sess)
+	for _, other := range r.occupants {
+		if other != o && r.broadcastsPresence(other.role) {
+			r.send(r.presenceOf(other, user, o))
+		}
+	}
+	codes := []int{statusSelf}
+	if r.nonAnonymous() {
+		codes = append(codes, statusNonAnonymous)
+	}
+	if r.cfg.EnableLogging {
+		codes = append(codes, statusLogging)
+	}
+	r.send(r.presenceOf(o, user, o, codes...))
+	r.sendHistory(user, ev.st.Child(NS, "x"))
 	r.sendSubject(user)
 }
 

@@ -318,8 +318,12 @@ func (r *room) presenceOf(o *occupant, to jid.JID, viewer *occupant, codes ...in
 		p = cleanCopy(sess.pres)
 	}
 	p.Set("from", r.occJID(o.nick).String()).Set("to", to.String()).Set("id", "")
+	real := sess.jid
 	self := viewer == o
-	x := r.userX(o, sess.jid, self || r.seesJIDs(viewer), codes...)
+	if self {
+		real = to // each device sees its own JID
+	}
+	x := r.userX(o, real, self || r.seesJIDs(viewer), codes...)
 	return p.Append(x, stanza.New(NSOccupantID, "occupant-id", "id", o.id))
 }
 
