@@ -1,0 +1,270 @@
+package muc
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"hearth/jid"
+	"hearth/module"
+	"hearth/stanza"
+	"hearth/storage/memstore"
+)
+
+// fakeRouter records what the service routes and, like the real router,
+// bounces synchronously what goes to a JID in ghosts: the bounce reaches
+// the service while the room is still routing.
+type fakeRouter struct {
+	svc    *service
+	ghosts map[string]bool
+
+	mu     sync.Mutex
+	routed []*stanza.Element
+}
+
+func (r *fakeRouter) Route(ctx context.Context, st *stanza.Element) error {
+	r.mu.Lock()
+	r.routed = append(r.routed, st)
+	r.mu.Unlock()
+	if r.ghosts[st.Get("to")] && st.Get("type") != stanza.ErrorType {
+		bounce := stanza.ErrorReply(st, stanza.NewError("service-unavailable"))
+		r.svc.handle(ctx, bounce, jid.MustParse(bounce.Get("from")), jid.MustParse(bounce.Get("to")))
+	}
+	return nil
+}
+
+func (r *fakeRouter) take() []*stanza.Element {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.routed
+	r.routed = nil
+	return out
+}
+
+func (r *fakeRouter) Sessions(jid.JID) []module.Session { return nil }
+func (r *fakeRouter) Session(jid.JID) module.Session    { return nil }
+func (r *fakeRouter) IsLocal(d string) bool             { return d == "localhost" }
+func (r *fakeRouter) IsService(d string) bool           { return d == "muc.localhost" }
+func (r *fakeRouter) SendIQ(context.Context, *stanza.Element) (*stanza.Element, error) {
+	return nil, stanza.NewError("service-unavailable")
+}
+
+func newTestService(t *testing.T, cfg Config) (*service, *fakeRouter) {
+	t.Helper()
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	fr := &fakeRouter{ghosts: map[string]bool{}}
+	h := module.NewHost(context.Background(), "muc", module.NewRegistry("localhost"), fr, memstore.New(), slog.New(slog.DiscardHandler), &sync.WaitGroup{})
+	s := newService(h, cfg, jid.MustParse("muc.localhost"))
+	fr.svc = s
+	return s, fr
+}
+
+func defaults() Config {
+	c, err := Module.DecodeConfig(nil)
+	if err != nil {
+		panic(err)
+	}
+	return *c.(*Config)
+}
+
+func parse(t *testing.T, s string) *stanza.Element {
+	t.Helper()
+	el, err := stanza.NewDecoder(strings.NewReader(s), stanza.Limits{}).Next()
+	if err != nil {
+		t.Fatalf("parse %q: %v", s, err)
+	}
+	return el
+}
+
+// send hands the service a stanza (in jabber:client, with from and to).
+func send(t *testing.T, s *service, xml string) {
+	t.Helper()
+	st := parse(t, "<wrap xmlns='jabber:client'>"+xml+"</wrap>").FirstElement()
+	s.handle(context.Background(), st, jid.MustParse(st.Get("from")), jid.MustParse(st.Get("to")))
+}
+
+func find(out []*stanza.Element, match func(*stanza.Element) bool) *stanza.Element {
+	for _, el := range out {
+		if match(el) {
+			return el
+		}
+	}
+	return nil
+}
+
+func codes(el *stanza.Element) string {
+	var cs []string
+	if x := el.Child(NSUser, "x"); x != nil {
+		for _, c := range x.Elements() {
+			if c.Name.Local == "status" {
+				cs = append(cs, c.Get("code"))
+			}
+		}
+	}
+	return strings.Join(cs, ",")
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"create", func(c *Config) { c.Create = "everyone" }},
+		{"admins", func(c *Config) { c.Admins = []string{"a@b/c"} }},
+		{"max_occupants", func(c *Config) { c.MaxOccupants = c.MaxOccupantsLimit + 1 }},
+		{"history_default", func(c *Config) { c.HistoryDefault = c.HistoryMax + 1 }},
+		{"queue_limit", func(c *Config) { c.QueueLimit = 0 }},
+		{"default_page", func(c *Config) { c.DefaultPage = c.MaxPage + 1 }},
+	} {
+		c := defaults()
+		tc.edit(&c)
+		if err := c.validate(); err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%s: got %v, want an error naming it", tc.name, err)
+		}
+	}
+	if err := defaults().validate(); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+}
+
+// TestBounceDuringFanOut checks that an error bouncing back to the room
+// while it routes (a ghost occupant) neither deadlocks nor gets lost: it
+// is processed after the current stanza and removes the ghost with 333.
+func TestBounceDuringFanOut(t *testing.T) {
+	s, fr := newTestService(t, defaults())
+	send(t, s, "<presence from='alice@localhost/a' to='r@muc.localhost/Alice'/>") // no <x/>: instant room
+	send(t, s, "<presence from='bob@localhost/b' to='r@muc.localhost/Bob'><x xmlns='"+NS+"'/></presence>")
+	fr.ghosts["bob@localhost/b"] = true
+	fr.take()
+	done := make(chan struct{})
+	go func() {
+		send(t, s, "<message from='alice@localhost/a' to='r@muc.localhost' type='groupchat' id='m'><body>hi</body></message>")
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the room deadlocked on a bounce")
+	}
+	out := fr.take()
+	gone := find(out, func(el *stanza.Element) bool {
+		return el.Get("to") == "alice@localhost/a" && el.Get("from") == "r@muc.localhost/Bob" && el.Get("type") == "unavailable"
+	})
+	if gone == nil || codes(gone) != "333" {
+		t.Fatalf("ghost not removed with 333: %v", out)
+	}
+}
+
+func TestHistorySelection(t *testing.T) {
+	s, fr := newTestService(t, defaults())
+	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	defer func(f func() time.Time) { now = f }(now)
+	send(t, s, "<presence from='alice@localhost/a' to='h@muc.localhost/Alice'/>")
+	for i, body := range []string{"one", "two", "three", "four"} {
+		now = func() time.Time { return base.Add(time.Duration(i) * time.Minute) }
+		send(t, s, "<message from='alice@localhost/a' to='h@muc.localhost' type='groupchat'><body>"+body+"</body></message>")
+	}
+	now = func() time.Time { return base.Add(4 * time.Minute) }
+	for _, tc := range []struct {
+		history string
+		want    string
+	}{
+		{"", "one,two,three,four"},
+		{"<history maxstanzas='2'/>", "three,four"},
+		{"<history maxstanzas='0'/>", ""},
+		{"<history maxchars='0'/>", ""},
+		{"<history seconds='150'/>", "three,four"},
+		{"<history since='2026-01-01T12:00:30Z'/>", "two,three,four"},
+		{"<history since='2026-01-01T12:00:30Z' maxstanzas='1'/>", "four"},
+	} {
+		fr.take()
+		send(t, s, "<presence from='bob@localhost/b' to='h@muc.localhost/Bob'><x xmlns='"+NS+"'>"+tc.history+"</x></presence>")
+		var got []string
+		for _, el := range fr.take() {
+			if el.Name.Local == "message" && el.Get("to") == "bob@localhost/b" && el.Child(stanza.NSClient, "body") != nil {
+				if el.Child(NSDelay, "delay") == nil {
+					t.Errorf("history without delay: %s", el)
+				}
+				got = append(got, el.ChildText(stanza.NSClient, "body"))
+			}
+		}
+		if strings.Join(got, ",") != tc.want {
+			t.Errorf("%q: got %v, want %s", tc.history, got, tc.want)
+		}
+		send(t, s, "<presence from='bob@localhost/b' to='h@muc.localhost/Bob' type='unavailable'/>")
+	}
+}
+
+func TestQueueLimit(t *testing.T) {
+	c := defaults()
+	c.QueueLimit = 1
+	s, fr := newTestService(t, c)
+	send(t, s, "<presence from='alice@localhost/a' to='q@muc.localhost/Alice'/>")
+	r := s.room(jid.MustParse("q@muc.localhost"))
+	// Pretend another goroutine is processing the room with one stanza waiting.
+	r.inMu.Lock()
+	r.draining = true
+	r.inbox = append(r.inbox, event{})
+	r.inMu.Unlock()
+	fr.take()
+	send(t, s, "<message from='alice@localhost/a' to='q@muc.localhost' type='groupchat' id='x'><body>x</body></message>")
+	out := fr.take()
+	if len(out) != 1 || stanza.ParseError(out[0]) == nil || stanza.ParseError(out[0]).Condition != "resource-constraint" {
+		t.Fatalf("full queue: %v", out)
+	}
+}
+
+func TestMaxRoomsPerUser(t *testing.T) {
+	c := defaults()
+	c.MaxRoomsPerUser = 1
+	s, fr := newTestService(t, c)
+	send(t, s, "<presence from='alice@localhost/a' to='one@muc.localhost/Alice'/>")
+	fr.take()
+	send(t, s, "<presence from='alice@localhost/a' to='two@muc.localhost/Alice'/>")
+	out := fr.take()
+	if len(out) != 1 || stanza.ParseError(out[0]) == nil || stanza.ParseError(out[0]).Condition != "resource-constraint" {
+		t.Fatalf("second room: %v", out)
+	}
+	// Remote users may not create rooms by default.
+	send(t, s, "<presence from='eve@remote.example/x' to='three@muc.localhost/Eve'/>")
+	out = fr.take()
+	if len(out) != 1 || stanza.ParseError(out[0]) == nil || stanza.ParseError(out[0]).Condition != "not-allowed" {
+		t.Fatalf("remote creator: %v", out)
+	}
+}
+
+func TestApplyForm(t *testing.T) {
+	s, _ := newTestService(t, defaults())
+	r := newRoom(s, jid.MustParse("f@muc.localhost"), s.defaultConfig())
+	for _, tc := range []struct {
+		field, value, cond string
+	}{
+		{"muc#roomconfig_whois", "everyone", "not-acceptable"},
+		{"muc#roomconfig_allowpm", "all", "not-acceptable"},
+		{"muc#roomconfig_maxusers", "0", "not-acceptable"},
+		{"muc#roomconfig_presencebroadcast", "king", "not-acceptable"},
+		{"muc#roomconfig_roomowners", "@@", "jid-malformed"},
+		{"muc#roomconfig_passwordprotectedroom", "1", "not-acceptable"}, // without a secret
+	} {
+		f := &stanza.Form{Type: stanza.FormSubmit, Fields: []stanza.Field{{Var: tc.field, Values: []string{tc.value}}}}
+		_, _, err := r.applyForm(r.cfg, f)
+		if err == nil || err.Condition != tc.cond {
+			t.Errorf("%s=%s: got %v, want %s", tc.field, tc.value, err, tc.cond)
+		}
+	}
+	f := &stanza.Form{Type: stanza.FormSubmit, Fields: []stanza.Field{
+		{Var: "muc#roomconfig_passwordprotectedroom", Values: []string{"1"}},
+		{Var: "muc#roomconfig_roomsecret", Values: []string{"pw"}},
+		{Var: "muc#roomconfig_presencebroadcast", Values: []string{"moderator"}},
+		{Var: "muc#roomconfig_roomowners", Values: []string{"a@localhost", "b@localhost/x"}},
+	}}
+	c, ch, err := r.applyForm(r.cfg, f)
+	if err != nil || !c.PasswordProtected || c.Password != "pw" || len(c.PresenceBroadcast) != 1 || len(ch.owners) != 2 || ch.owners[1].String() != "b@localhost" {
+		t.Fatalf("applyForm: %+v %+v %v", c, ch, err)
+	}
+}
