@@ -1,6 +1,9 @@
 package server_test
 
 import (
+	"context"
+	"net"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -746,4 +749,22 @@ func TestMUCArchiveAndModeration(t *testing.T) {
 	// Members-only rooms keep their archive from strangers.
 	configure(t, alice, room, "muc#roomconfig_membersonly", "1")
 	wantIQError(t, eve.IQ("<iq type='set' to='"+room+"' id='q4'><query xmlns='urn:xmpp:mam:2'/></iq>"), "auth", "forbidden")
+}
+
+// TestMUCSlixmppInterop runs Debian's python3-slixmpp with its xep_0045
+// plugin against the MUC service: creation and owner form, join, chat,
+// affiliations, kick, nick conflict, destruction.
+func TestMUCSlixmppInterop(t *testing.T) {
+	t.Parallel()
+	python := requireSlixmpp(t)
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "pw-alice-123")
+	srv.AddUser(t, "bob", "pw-bob-123")
+	host, port, _ := net.SplitHostPort(srv.C2S)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "testdata/slixmpp_muc.py", host, port, srv.Domain).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("slixmpp MUC interop failed: %v\n%s", err, out)
+	}
 }
