@@ -768,3 +768,58 @@ func TestMUCSlixmppInterop(t *testing.T) {
 		t.Fatalf("slixmpp MUC interop failed: %v\n%s", err, out)
 	}
 }
+
+// TestMUCPrivateGroupAndRegistration covers what OMEMO group chats need
+// (members-only, non-anonymous: members see real JIDs, the member lists
+// and affiliation changes) and nick registration (XEP-0045 §7.10, §7.12).
+func TestMUCPrivateGroupAndRegistration(t *testing.T) {
+	t.Parallel()
+	_, cs := newMUCServer(t, "", "alice", "bob", "carol", "dave")
+	alice, bob, carol, dave := cs["alice"], cs["bob"], cs["carol"], cs["dave"]
+	room := "family@" + mucDomain
+	createRoom(t, alice, room, "Alice", "muc#roomconfig_membersonly", "1", "muc#roomconfig_whois", "anyone", "muc#roomconfig_publicroom", "0")
+	wantResult(t, admin(alice, room, "<item jid='"+bob.JID.Bare().String()+"' affiliation='member'/>"))
+	join(t, bob, room, "Bob", "")
+	// A member sees the member and owner lists with real JIDs.
+	for aff, want := range map[string]string{"member": bob.JID.Bare().String(), "owner": alice.JID.Bare().String()} {
+		res := bob.IQ("<iq type='get' to='" + room + "' id='l" + aff + "'><query xmlns='" + nsMUCAdmin + "'><item affiliation='" + aff + "'/></query></iq>")
+		if items := res.Child(nsMUCAdmin, "query"); items == nil || len(items.Elements()) != 1 || items.Elements()[0].Get("jid") != want {
+			t.Fatalf("%s list for a member: %s", aff, res)
+		}
+	}
+	// Adding a member who is not in the room is announced.
+	wantResult(t, admin(alice, room, "<item jid='"+carol.JID.Bare().String()+"' affiliation='member'/>"))
+	ann := bob.Expect("affiliation notice", func(el *stanza.Element) bool {
+		return el.Name.Local == "message" && el.Get("from") == room && el.Child(nsMUCUser, "x") != nil && el.Child(nsMUCUser, "x").Child(nsMUCUser, "item") != nil
+	})
+	if it := ann.Child(nsMUCUser, "x").Child(nsMUCUser, "item"); it.Get("jid") != carol.JID.Bare().String() || it.Get("affiliation") != "member" {
+		t.Fatalf("affiliation notice: %s", ann)
+	}
+
+	// Registration: Carol (a member) reserves a nick; the reserved nick is
+	// hers, and disco tells her which one it is.
+	res := carol.IQ("<iq type='get' to='" + room + "' id='rg'><query xmlns='jabber:iq:register'/></iq>")
+	if f := res.Child("jabber:iq:register", "query").Child("jabber:x:data", "x"); f == nil {
+		t.Fatalf("registration form: %s", res)
+	}
+	wantResult(t, carol.IQ("<iq type='set' to='"+room+"' id='rs'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#register</value></field><field var='muc#register_roomnick'><value>Caz</value></field></x></query></iq>"))
+	res = carol.IQ("<iq type='get' to='" + room + "' id='rg2'><query xmlns='jabber:iq:register'/></iq>")
+	if q := res.Child("jabber:iq:register", "query"); q.Child("", "registered") == nil || q.ChildText("", "username") != "Caz" {
+		t.Fatalf("registered: %s", res)
+	}
+	res = carol.IQ("<iq type='get' to='" + room + "' id='ru'><query xmlns='http://jabber.org/protocol/disco#info' node='x-roomuser-item'/></iq>")
+	if id := res.Child("http://jabber.org/protocol/disco#info", "query").Child("", "identity"); id == nil || id.Get("name") != "Caz" {
+		t.Fatalf("reserved nick discovery: %s", res)
+	}
+	joinError(t, bob, room, "Caz", "", "conflict")
+	wantIQError(t, bob.IQ("<iq type='set' to='"+room+"' id='rs2'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'><field var='muc#register_roomnick'><value>Caz</value></field></x></query></iq>"), "cancel", "conflict")
+	// A non-member may not register in a members-only room.
+	wantIQError(t, dave.IQ("<iq type='get' to='"+room+"' id='rg3'><query xmlns='jabber:iq:register'/></iq>"), "auth", "registration-required")
+	self := join(t, carol, room, "Caz", "")
+	if mucItem(t, self).Get("jid") != carol.JID.String() || !hasCodes(self, "100") {
+		t.Fatalf("Carol in the private group: %s", self)
+	}
+	if p := bob.Expect("Carol", isPresence(room+"/Caz", "")); mucItem(t, p).Get("jid") != carol.JID.String() {
+		t.Fatalf("real JID for members: %s", p)
+	}
+}

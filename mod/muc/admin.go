@@ -35,8 +35,12 @@ func (r *room) adminGet(ev event, q *stanza.Element) (*stanza.Element, error) {
 		if affRank(aff) == 0 && aff != affOutcast || aff == affNone {
 			return nil, badRequest("unknown affiliation list")
 		}
+		// The member, admin and owner lists are open to the roles of
+		// muc#roomconfig_getmemberlist and, in a non-anonymous room, to
+		// its members: OMEMO group chats need every member's JID.
 		allowed := affRank(actorAff) >= affRank(affAdmin) ||
-			aff == affMember && actor != nil && slices.Contains(r.cfg.GetMemberList, actor.role)
+			aff != affOutcast && actor != nil && slices.Contains(r.cfg.GetMemberList, actor.role) ||
+			aff != affOutcast && r.nonAnonymous() && affRank(actorAff) >= affRank(affMember)
 		if !allowed {
 			return nil, forbidden("not allowed to see this list")
 		}
@@ -238,10 +242,12 @@ func (r *room) setAffiliation(ctx context.Context, c adminChange, actorNick stri
 		r.affs[c.jid] = affiliation{Affiliation: c.aff, Nick: c.nick, Reason: c.reason}
 	}
 	r.saveIfPersistent(ctx)
+	present := false
 	for _, o := range slices.Clone(r.occupants) {
 		if o.bare != c.jid {
 			continue
 		}
+		present = true
 		switch {
 		case c.aff == affOutcast:
 			r.kickOut(ctx, o, statusBanned, actorNick, c.reason)
@@ -252,5 +258,23 @@ func (r *room) setAffiliation(ctx context.Context, c adminChange, actorNick stri
 			r.broadcastOccupant(o)
 		}
 	}
+	if !present {
+		r.announceAffiliation(c.jid, c.aff)
+	}
 	return nil
+}
+
+// announceAffiliation tells the occupants who may see real JIDs that the
+// affiliation of j, who is not in the room, changed (XEP-0045 §9.3,
+// §9.4): clients of members-only, non-anonymous rooms keep their member
+// list (and OMEMO recipients) from it. Caller holds r.mu.
+func (r *room) announceAffiliation(j jid.JID, aff string) {
+	id := newID()
+	r.sendAll(func(viewer *occupant, to jid.JID) *stanza.Element {
+		if !r.seesJIDs(viewer) {
+			return nil
+		}
+		return stanza.New(stanza.NSClient, "message", "from", r.jid.String(), "to", to.String(), "id", id).
+			Append(stanza.New(NSUser, "x").Append(stanza.New(NSUser, "item", "affiliation", aff, "jid", j.String())))
+	})
 }

@@ -49,7 +49,7 @@ func (r *room) features() []string {
 		return no
 	}
 	f := []string{
-		NS, NSDiscoInfo, NSDiscoItems, NSStableID, NSSelfPing, NSOccupantID, NSPing,
+		NS, NSDiscoInfo, NSDiscoItems, NSStableID, NSSelfPing, NSOccupantID, NSPing, NSRegister,
 		pick(c.Public, "muc_public", "muc_hidden"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),

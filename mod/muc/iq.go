@@ -84,8 +84,15 @@ func (r *room) stanzaError(err error) *stanza.Error {
 // roomIQ answers an IQ request to the room itself.
 func (r *room) roomIQ(ctx context.Context, ev event, typ string, p *stanza.Element) (*stanza.Element, error) {
 	switch {
+	case typ == stanza.Get && p.Name == module.Name(NSDiscoInfo, "query") && p.Get("node") == nodeRoomUser:
+		return r.reservedNickInfo(ev), nil
 	case typ == stanza.Get && p.Name == module.Name(NSDiscoInfo, "query"):
 		return r.discoInfo(p)
+	case p.Name == module.Name(NSRegister, "query"):
+		if typ == stanza.Get {
+			return r.registerGet(ev)
+		}
+		return nil, r.registerSet(ctx, ev, p)
 	case typ == stanza.Get && p.Name == module.Name(NSDiscoItems, "query"):
 		if p.Get("node") != "" {
 			return nil, stanza.NewError("item-not-found")
