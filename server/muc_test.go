@@ -823,3 +823,24 @@ func TestMUCPrivateGroupAndRegistration(t *testing.T) {
 		t.Fatalf("real JID for members: %s", p)
 	}
 }
+
+func TestMUCVoiceRequest(t *testing.T) {
+	t.Parallel()
+	_, cs := newMUCServer(t, "", "alice", "bob")
+	alice, bob := cs["alice"], cs["bob"]
+	room := "stage@" + mucDomain
+	createRoom(t, alice, room, "Alice", "muc#roomconfig_moderatedroom", "1")
+	join(t, bob, room, "Bob", "")
+	bob.Send("<message to='" + room + "'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field><field var='muc#role'><value>participant</value></field></x></message>")
+	req := alice.Expect("voice request", func(el *stanza.Element) bool {
+		return el.Name.Local == "message" && el.Get("from") == room && el.Child("jabber:x:data", "x") != nil
+	})
+	f, err := stanza.ParseForm(req.Child("jabber:x:data", "x"))
+	if err != nil || f.Value("muc#roomnick") != "Bob" || f.Value("muc#jid") != bob.JID.Bare().String() {
+		t.Fatalf("voice request: %v %s", err, req)
+	}
+	alice.Send("<message to='" + room + "'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field><field var='muc#role'><value>participant</value></field><field var='muc#roomnick'><value>Bob</value></field><field var='muc#request_allow'><value>true</value></field></x></message>")
+	bob.Expect("voice", func(el *stanza.Element) bool {
+		return selfPresence(room+"/Bob", "")(el) && mucItem(t, el).Get("role") == "participant"
+	})
+}

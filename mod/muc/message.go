@@ -42,6 +42,10 @@ func (r *room) handleMessage(ctx context.Context, ev event) {
 		r.invitations(ctx, ev, o, x)
 		return
 	}
+	if f := voiceForm(st); f != nil {
+		r.voiceRequest(ev, o, f)
+		return
+	}
 	if o == nil {
 		r.fail(st, &stanza.Error{Type: stanza.Modify, Condition: "not-acceptable", Text: "only occupants may send messages to the room"})
 		return
