@@ -13,7 +13,9 @@ func (s *service) discoInfo(p *stanza.Element) (*stanza.Element, *stanza.Error) 
 	}
 	q := stanza.New(NSDiscoInfo, "query").Append(
 		stanza.New(NSDiscoInfo, "identity", "category", "conference", "type", "text", "name", s.cfg.Name))
-	for _, f := range []string{NSDiscoInfo, NSDiscoItems, NS, NSStableID, NSSelfPing, NSOccupantID, NSStanzaID, NSMAM, NSModerate, NSPing} {
+	// Room features (MAM, occupant IDs, self-ping...) are advertised by
+	// each room: the service domain itself only does disco and ping.
+	for _, f := range []string{NSDiscoInfo, NSDiscoItems, NS, NSPing} {
 		q.Append(stanza.New(NSDiscoInfo, "feature", "var", f))
 	}
 	return q, nil

@@ -215,7 +215,7 @@ func (r *room) invitations(ctx context.Context, ev event, o *occupant, x *stanza
 			}
 			m := stanza.New(stanza.NSClient, "message", "from", r.jid.String(), "to", to.String(), "id", newID()).Append(ux)
 			if b := st.Child(st.Name.Space, "body"); b != nil {
-				m.Append(b)
+				m.Append(clientNS(b))
 			}
 			r.send(m)
 		case "decline":

@@ -332,6 +332,7 @@ func (r *room) presenceOf(o *occupant, to jid.JID, viewer *occupant, codes ...in
 // IDs by anyone claiming to be the room, delay), which only the room may
 // add, and without 'type' when it is available.
 func cleanCopy(st *stanza.Element) *stanza.Element {
+	st = clientNS(st)
 	c := &stanza.Element{Name: st.Name, Attr: slices.Clone(st.Attr)}
 	for _, n := range st.Children {
 		if el, ok := n.(*stanza.Element); ok {
@@ -365,4 +366,22 @@ func newID() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// clientNS returns st in jabber:client: what the room relays from a
+// server stream (jabber:server) goes out to clients, and into the
+// archive, as a client stanza.
+func clientNS(st *stanza.Element) *stanza.Element {
+	if st.Name.Space != stanza.NSServer {
+		return st
+	}
+	c := &stanza.Element{Name: st.Name, Attr: st.Attr}
+	c.Name.Space = stanza.NSClient
+	for _, n := range st.Children {
+		if el, ok := n.(*stanza.Element); ok {
+			n = clientNS(el)
+		}
+		c.Children = append(c.Children, n)
+	}
+	return c
 }
