@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -266,5 +267,45 @@ func TestApplyForm(t *testing.T) {
 	c, ch, err := r.applyForm(r.cfg, f)
 	if err != nil || !c.PasswordProtected || c.Password != "pw" || len(c.PresenceBroadcast) != 1 || len(ch.owners) != 2 || ch.owners[1].String() != "b@localhost" {
 		t.Fatalf("applyForm: %+v %+v %v", c, ch, err)
+	}
+}
+
+// TestDrainHandOff checks that a sender's goroutine processes at most
+// drainBatch stanzas of a busy room and the rest follow, in order, in a
+// goroutine of their own.
+func TestDrainHandOff(t *testing.T) {
+	s, fr := newTestService(t, defaults())
+	send(t, s, "<presence from='alice@localhost/a' to='d@muc.localhost/Alice'/>")
+	r := s.room(jid.MustParse("d@muc.localhost"))
+	fr.take()
+	const n = 3 * drainBatch
+	r.inMu.Lock()
+	r.draining = true
+	for i := range n {
+		st := parse(t, "<message xmlns='jabber:client' from='alice@localhost/a' to='d@muc.localhost' type='groupchat'><body>x</body></message>")
+		st.Set("id", "m"+strconv.Itoa(i))
+		r.inbox = append(r.inbox, event{st: st, from: jid.MustParse("alice@localhost/a"), to: jid.MustParse("d@muc.localhost")})
+	}
+	r.inMu.Unlock()
+	r.drain(context.Background(), drainBatch)
+	if got := len(fr.take()); got != drainBatch {
+		t.Fatalf("the sender's goroutine relayed %d messages, want %d", got, drainBatch)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r.inMu.Lock()
+		idle := !r.draining
+		r.inMu.Unlock()
+		if idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rest of the queue was not processed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	rest := fr.take()
+	if len(rest) != n-drainBatch || rest[0].Get("id") != "m"+strconv.Itoa(drainBatch) || rest[len(rest)-1].Get("id") != "m"+strconv.Itoa(n-1) {
+		t.Fatalf("rest of the queue: %d stanzas, first %s", len(rest), rest[0])
 	}
 }

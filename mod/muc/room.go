@@ -159,14 +159,32 @@ func (r *room) post(ctx context.Context, ev event) bool {
 	r.inMu.Unlock()
 	// The stanzas of other senders are processed here too: the sender's
 	// cancellation must not cut them short.
-	ctx = context.WithoutCancel(ctx)
-	for {
+	r.drain(context.WithoutCancel(ctx), drainBatch)
+	return true
+}
+
+// drainBatch is how many stanzas a sender's goroutine processes for a
+// room before it hands the rest of a busy room's queue to a goroutine of
+// its own: a client's read loop is not held by other people's messages
+// for long.
+const drainBatch = 64
+
+// drain processes the queue until it is empty, or, after limit stanzas
+// (0: no limit), continues in a new goroutine. Only the goroutine that
+// set r.draining calls it.
+func (r *room) drain(ctx context.Context, limit int) {
+	for n := 0; ; n++ {
 		r.inMu.Lock()
 		if len(r.inbox) == 0 {
 			r.draining = false
 			r.inbox = nil
 			r.inMu.Unlock()
-			return true
+			return
+		}
+		if limit > 0 && n >= limit {
+			r.inMu.Unlock()
+			r.s.h.Go(func(context.Context) { r.drain(ctx, 0) })
+			return
 		}
 		ev := r.inbox[0]
 		r.inbox[0] = event{}
