@@ -82,7 +82,7 @@ func (r *room) join(ctx context.Context, ev event) {
 			// instant room.
 			r.locked = false
 		}
-	case r.locked:
+	case r.locked && aff != affOwner:
 		r.fail(st, &stanza.Error{Type: stanza.Cancel, Condition: "item-not-found", Text: "the room is not configured yet"})
 		return
 	case aff == affOutcast:
@@ -96,7 +96,7 @@ func (r *room) join(ctx context.Context, ev event) {
 		r.fail(st, &stanza.Error{Type: stanza.Cancel, Condition: "conflict", Text: "nickname in use"})
 		return
 	}
-	if !created && r.cfg.PasswordProtected && !isAdmin {
+	if !created && r.cfg.PasswordProtected {
 		var pw string
 		if mucX != nil {
 			pw = mucX.ChildText(NS, "password")
