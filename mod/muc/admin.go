@@ -150,12 +150,12 @@ func (r *room) checkChange(ev event, actor *occupant, actorAff string, it *stanz
 			if c.target == actor {
 				return c, &stanza.Error{Type: stanza.Cancel, Condition: "conflict", Text: "a moderator may not kick itself"}
 			}
-			if affRank(targetAff) >= affRank(affAdmin) {
-				return c, notAllowed("admins and owners may not be kicked")
+			if affRank(targetAff) >= affRank(affAdmin) || affRank(targetAff) > affRank(actorAff) {
+				return c, notAllowed("admins, owners and those of higher affiliation may not be kicked")
 			}
 		case roleVisitor:
-			if affRank(targetAff) >= affRank(affAdmin) {
-				return c, notAllowed("admins and owners may not lose voice")
+			if affRank(targetAff) >= affRank(affAdmin) || affRank(targetAff) > affRank(actorAff) {
+				return c, notAllowed("admins, owners and those of higher affiliation may not lose voice")
 			}
 		case roleParticipant:
 			if c.target.role == roleModerator {
