@@ -844,3 +844,20 @@ func TestMUCVoiceRequest(t *testing.T) {
 		return selfPresence(room+"/Bob", "")(el) && mucItem(t, el).Get("role") == "participant"
 	})
 }
+
+func TestMUCCustomDomain(t *testing.T) {
+	t.Parallel()
+	_, cs := newMUCServer(t, "[muc]\ndomain = \"rooms.localhost\"\nname = \"Rooms\"\n", "alice")
+	alice := cs["alice"]
+	res := alice.IQ("<iq type='get' to='localhost' id='hi'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	it := res.Child("http://jabber.org/protocol/disco#items", "query").Child("", "item")
+	if it == nil || it.Get("jid") != "rooms.localhost" || it.Get("name") != "Rooms" {
+		t.Fatalf("host items: %s", res)
+	}
+	createRoom(t, alice, "a@rooms.localhost", "Alice")
+	// The default domain is not served.
+	alice.Send("<presence to='a@" + mucDomain + "/Alice'><x xmlns='" + nsMUC + "'/></presence>")
+	if e := alice.Expect("error", isPresence("a@"+mucDomain+"/Alice", "error")); !isErrorWith("remote-server-not-found")(e) {
+		t.Fatalf("join at the default domain: %s", e)
+	}
+}
