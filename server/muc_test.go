@@ -746,6 +746,19 @@ func TestMUCArchiveAndModeration(t *testing.T) {
 	if tomb.Child("", "body") != nil || tomb.Child("urn:xmpp:message-retract:1", "retracted") == nil {
 		t.Fatalf("tombstone: %s", tomb)
 	}
+	// A sender retracts its own message (XEP-0424): relayed, and
+	// tombstoned in the archive; someone else's retraction is only relayed.
+	alice.Send("<message to='" + room + "' type='groupchat' id='r0'><retract xmlns='urn:xmpp:message-retract:1' id='" + ids[0] + "'/></message>")
+	bob.Expect("alice's retraction", isReplyTo("r0"))
+	bob.Send("<message to='" + room + "' type='groupchat' id='r1'><retract xmlns='urn:xmpp:message-retract:1' id='" + ids[2] + "'/><body>retracted</body></message>")
+	alice.Expect("bob's retraction", isReplyTo("r1"))
+	_, results = query(eve, "q5", "")
+	body := func(i int) *stanza.Element {
+		return results[i].Child("urn:xmpp:mam:2", "result").Child("urn:xmpp:forward:0", "forwarded").Child("jabber:client", "message")
+	}
+	if len(results) != 6 || body(0).ChildText("", "body") != "one" || body(2).Child("urn:xmpp:message-retract:1", "retracted") == nil || body(2).Get("from") != room+"/Bob" {
+		t.Fatalf("archive after retractions: %v", results)
+	}
 	// Members-only rooms keep their archive from strangers.
 	configure(t, alice, room, "muc#roomconfig_membersonly", "1")
 	wantIQError(t, eve.IQ("<iq type='set' to='"+room+"' id='q4'><query xmlns='urn:xmpp:mam:2'/></iq>"), "auth", "forbidden")

@@ -181,27 +181,9 @@ func (r *room) moderate(ctx context.Context, ev event, p *stanza.Element) error 
 		}
 		return el
 	}
-	// The tombstone replaces the message in the archive, at its place.
 	t := now()
-	tomb := stanza.New(stanza.NSClient, "message", "type", "groupchat")
-	if orig, err := decode(string(it.Data)); err == nil {
-		tomb.Set("from", orig.Get("from")).Set("id", orig.Get("id"))
-		if oid := orig.Child(NSOccupantID, "occupant-id"); oid != nil {
-			tomb.Append(oid)
-		}
-	}
-	tomb.Append(withReason(stanza.New(NSRetract, "retracted", "stamp", t.UTC().Format(stampLayout)).Append(moderated())))
-	if err := arch.Delete(ctx, r.jid.String(), id); err != nil {
-		return fmt.Errorf("retracting archived message: %w", err)
-	}
-	if _, err := arch.Append(ctx, r.jid.String(), storage.Item{ID: it.ID, Time: it.Time, With: it.With, Data: []byte(tomb.String())}); err != nil {
-		return fmt.Errorf("archiving tombstone: %w", err)
-	}
-	for i := range r.history {
-		if sid := r.history[i].msg.Child(NSStanzaID, "stanza-id"); sid != nil && sid.Get("id") == id {
-			r.history = append(r.history[:i:i], r.history[i+1:]...)
-			break
-		}
+	if err := r.tombstone(ctx, it, withReason(stanza.New(NSRetract, "retracted", "stamp", t.UTC().Format(stampLayout)).Append(moderated()))); err != nil {
+		return err
 	}
 	sid := newID()
 	msg := stanza.New(stanza.NSClient, "message", "type", "groupchat", "from", r.jid.String(), "id", newID()).
@@ -210,4 +192,58 @@ func (r *room) moderate(ctx context.Context, ev event, p *stanza.Element) error 
 	r.s.archive(ctx, r.jid, sid, t, r.jid, jid.JID{}, msg)
 	r.sendAll(func(_ *occupant, to jid.JID) *stanza.Element { return msg.Copy().Set("to", to.String()) })
 	return nil
+}
+
+// tombstone replaces the archived message it with a tombstone holding
+// retracted (XEP-0424 §5.2, XEP-0425 §5), at the message's place, and
+// drops it from the discussion history. Caller holds r.mu.
+func (r *room) tombstone(ctx context.Context, it storage.Item, retracted *stanza.Element) error {
+	arch := r.s.h.Archive(ArchiveName)
+	tomb := stanza.New(stanza.NSClient, "message", "type", "groupchat")
+	if orig, err := decode(string(it.Data)); err == nil {
+		tomb.Set("from", orig.Get("from")).Set("id", orig.Get("id"))
+		if oid := orig.Child(NSOccupantID, "occupant-id"); oid != nil {
+			tomb.Append(oid)
+		}
+	}
+	tomb.Append(retracted)
+	if err := arch.Delete(ctx, r.jid.String(), it.ID); err != nil {
+		return fmt.Errorf("retracting archived message: %w", err)
+	}
+	if _, err := arch.Append(ctx, r.jid.String(), storage.Item{ID: it.ID, Time: it.Time, With: it.With, Data: []byte(tomb.String())}); err != nil {
+		return fmt.Errorf("archiving tombstone: %w", err)
+	}
+	for i := range r.history {
+		if sid := r.history[i].msg.Child(NSStanzaID, "stanza-id"); sid != nil && sid.Get("id") == it.ID {
+			r.history = append(r.history[:i:i], r.history[i+1:]...)
+			break
+		}
+	}
+	return nil
+}
+
+// selfRetract tombstones the archived message a retraction (XEP-0424)
+// from occupant o points to, when o sent it (same occupant ID). The
+// retraction itself is relayed and archived like any message. Caller
+// holds r.mu.
+func (r *room) selfRetract(ctx context.Context, o *occupant, retract *stanza.Element) {
+	id := retract.Get("id")
+	if id == "" || !r.cfg.EnableLogging {
+		return
+	}
+	it, err := r.s.h.Archive(ArchiveName).Get(ctx, r.jid.String(), id)
+	if err != nil {
+		return
+	}
+	orig, err := decode(string(it.Data))
+	if err != nil || orig.Child(NSRetract, "retracted") != nil {
+		return
+	}
+	if oid := orig.Child(NSOccupantID, "occupant-id"); oid == nil || oid.Get("id") != o.id {
+		return // not theirs: relayed, but the archive keeps the message
+	}
+	retracted := stanza.New(NSRetract, "retracted", "stamp", now().UTC().Format(stampLayout))
+	if err := r.tombstone(ctx, it, retracted); err != nil {
+		r.s.h.Logger().Error("muc: retraction failed", "room", r.jid.String(), "err", err)
+	}
 }

@@ -84,6 +84,9 @@ func (r *room) groupchat(ctx context.Context, ev event, o *occupant) {
 		r.sendAll(func(_ *occupant, to jid.JID) *stanza.Element { return msg.Copy().Set("to", to.String()) })
 		return
 	}
+	if ret := msg.Child(NSRetract, "retract"); ret != nil {
+		r.selfRetract(ctx, o, ret)
+	}
 	sid := newID()
 	msg.Append(stanza.New(NSStanzaID, "stanza-id", "id", sid, "by", r.jid.String()))
 	if isContent(msg) {
