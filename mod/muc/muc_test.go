@@ -309,3 +309,61 @@ func TestDrainHandOff(t *testing.T) {
 		t.Fatalf("rest of the queue: %d stanzas, first %s", len(rest), rest[0])
 	}
 }
+
+// TestBadInput sends malformed or unexpected stanzas: each gets the error
+// XEP-0045 or RFC 6120 gives, or nothing when it is itself an error.
+func TestBadInput(t *testing.T) {
+	s, fr := newTestService(t, defaults())
+	send(t, s, "<presence from='alice@localhost/a' to='b@muc.localhost/Alice'/>")
+	send(t, s, "<presence from='bob@localhost/b' to='b@muc.localhost/Bob'/>")
+	fr.take()
+	for _, tc := range []struct{ xml, cond string }{
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='get'><query xmlns='" + NSDiscoInfo + "'/></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='get' id='1'/>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='get' id='1'><a xmlns='x'/><b xmlns='x'/></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='bogus' id='1'><a xmlns='x'/></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='get' id='1'><a xmlns='x'/></iq>", "service-unavailable"},
+		{"<iq from='alice@localhost/a' to='muc.localhost' type='set' id='1'><a xmlns='x'/></iq>", "service-unavailable"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSAdmin + "'/></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSAdmin + "'><item nick='Bob' role='king'/></query></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSAdmin + "'><item nick='Bob' role='none' affiliation='none'/></query></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSAdmin + "'><item nick='Nobody' role='none'/></query></iq>", "item-not-found"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSAdmin + "'><item jid='@@' affiliation='member'/></query></iq>", "jid-malformed"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='get' id='1'><query xmlns='" + NSAdmin + "'><item affiliation='none'/></query></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSOwner + "'/></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSOwner + "'><x xmlns='jabber:x:data' type='bogus'/></query></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSMAM + "'><x xmlns='jabber:x:data' type='submit'><field var='start'><value>yesterday</value></field></x></query></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSMAM + "'><set xmlns='" + NSRSM + "'><max>-1</max></set></query></iq>", "bad-request"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost' type='set' id='1'><query xmlns='" + NSMAM + "'><set xmlns='" + NSRSM + "'><after>unknown</after></set></query></iq>", "item-not-found"},
+		{"<iq from='carol@localhost/c' to='b@muc.localhost/Alice' type='get' id='1'><ping xmlns='" + NSPing + "'/></iq>", "not-acceptable"},
+		{"<iq from='alice@localhost/a' to='b@muc.localhost/Nobody' type='get' id='1'><ping xmlns='" + NSPing + "'/></iq>", "item-not-found"},
+		{"<iq from='alice@localhost/a' to='none@muc.localhost' type='get' id='1'><query xmlns='" + NSDiscoInfo + "'/></iq>", "item-not-found"},
+		{"<message from='alice@localhost/a' to='b@muc.localhost' type='chat' id='1'><body>x</body></message>", "bad-request"},
+		{"<message from='alice@localhost/a' to='b@muc.localhost' id='1'><x xmlns='" + NSUser + "'><invite to='@@'/></x></message>", "jid-malformed"},
+		{"<message from='alice@localhost/a' to='none@muc.localhost' type='groupchat' id='1'><body>x</body></message>", "item-not-found"},
+		{"<message from='alice@localhost/a' to='muc.localhost' type='chat' id='1'><body>x</body></message>", "service-unavailable"},
+		{"<presence from='alice@localhost/a' to='b@muc.localhost' type='subscribe'/>", "service-unavailable"},
+		{"<presence from='carol@localhost/c' to='none@muc.localhost'/>", "jid-malformed"},
+	} {
+		send(t, s, tc.xml)
+		out := fr.take()
+		if len(out) != 1 || out[0].Get("type") != stanza.ErrorType {
+			t.Errorf("%s: got %v, want one error", tc.xml, out)
+			continue
+		}
+		if e := stanza.ParseError(out[0]); e.Condition != tc.cond {
+			t.Errorf("%s: got %s, want %s", tc.xml, e.Condition, tc.cond)
+		}
+	}
+	// Errors and results that answer nothing are dropped.
+	for _, x := range []string{
+		"<iq from='alice@localhost/a' to='b@muc.localhost/Bob' type='result' id='unknown'/>",
+		"<message from='carol@localhost/c' to='b@muc.localhost' type='error'><error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>",
+		"<presence from='carol@localhost/c' to='none@muc.localhost/x' type='unavailable'/>",
+	} {
+		send(t, s, x)
+		if out := fr.take(); len(out) != 0 {
+			t.Errorf("%s: got %v, want nothing", x, out)
+		}
+	}
+}
