@@ -555,6 +555,15 @@ func TestMUCArchiveAndModeration(t *testing.T) {
 	if len(results) != 6 || body(0).ChildText("", "body") != "one" || body(2).Child("urn:xmpp:message-retract:1", "retracted") == nil || body(2).Get("from") != room+"/Bob" {
 		t.Fatalf("archive after retractions: %v", results)
 	}
+	// Real JIDs are in results only for those who may see them.
+	if x := body(0).Child(nsMUCUser, "x"); x != nil {
+		t.Fatalf("semi-anonymous archive shows a real JID to a stranger: %s", body(0))
+	}
+	configure(t, alice, room, "muc#roomconfig_whois", "anyone")
+	_, results = query(eve, "q6", "")
+	if x := body(0).Child(nsMUCUser, "x"); x == nil || x.Child(nsMUCUser, "item").Get("jid") != bob.JID.Bare().String() {
+		t.Fatalf("non-anonymous archive without the real JID: %s", body(0))
+	}
 	// Members-only rooms keep their archive from strangers.
 	configure(t, alice, room, "muc#roomconfig_membersonly", "1")
 	wantIQError(t, eve.IQ("<iq type='set' to='"+room+"' id='q4'><query xmlns='urn:xmpp:mam:2'/></iq>"), "auth", "forbidden")

@@ -128,9 +128,13 @@ func (r *room) mamQuery(ctx context.Context, ev event, q *stanza.Element) error 
 		items = nil
 	}
 	qid := q.Get("queryid")
+	showJIDs := r.seesJIDs(r.byReal[ev.from])
 	for _, it := range items {
 		fwd := stanza.New(NSForward, "forwarded").Append(stanza.New(NSDelay, "delay", "stamp", it.Time.UTC().Format(stampLayout)))
 		if msg, err := decode(string(it.Data)); err == nil {
+			if !showJIDs {
+				msg = withoutRealJID(msg)
+			}
 			fwd.Append(msg)
 		}
 		result := stanza.New(NSMAM, "result", "id", it.ID)

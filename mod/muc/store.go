@@ -115,7 +115,7 @@ func (r *room) loadHistory(ctx context.Context) {
 	}
 	for _, it := range res.Items {
 		if el, err := decode(string(it.Data)); err == nil && el.Child(stanza.NSClient, "body") != nil {
-			r.remember(el, it.Time)
+			r.remember(withoutRealJID(el), it.Time)
 		}
 	}
 }
@@ -123,7 +123,16 @@ func (r *room) loadHistory(ctx context.Context) {
 // archive appends a message of room to its archive under stanza ID sid.
 // With is the occupant's JID in the room. A failure is logged: the message
 // goes on without an archive entry.
-func (s *service) archive(ctx context.Context, room jid.JID, sid string, t time.Time, occ, _ jid.JID, msg *stanza.Element) {
+//
+// The archived copy carries the sender's real bare JID (a muc#user <x/>
+// with an <item jid/>, as XEP-0313 §5.1.2 has for rooms): results show it
+// to those who may see real JIDs (withoutRealJID hides it from others),
+// and clients of non-anonymous rooms (OMEMO group chats) need it to know
+// who wrote what. real is zero for what the room itself says.
+func (s *service) archive(ctx context.Context, room jid.JID, sid string, t time.Time, occ, real jid.JID, msg *stanza.Element) {
+	if !real.IsZero() {
+		msg = msg.Copy().Append(stanza.New(NSUser, "x").Append(stanza.New(NSUser, "item", "jid", real.Bare().String())))
+	}
 	_, err := s.h.Archive(ArchiveName).Append(ctx, room.String(), storage.Item{ID: sid, Time: t, With: occ.String(), Data: []byte(msg.String())})
 	if err != nil {
 		s.h.Logger().Error("muc: archiving failed", "room", room.String(), "err", err)
@@ -133,4 +142,20 @@ func (s *service) archive(ctx context.Context, room jid.JID, sid string, t time.
 // decode parses one stored stanza.
 func decode(s string) (*stanza.Element, error) {
 	return stanza.NewDecoder(strings.NewReader(s), stanza.Limits{}).Next()
+}
+
+// withoutRealJID returns an archived message without the muc#user <x/>
+// that names its sender's real JID.
+func withoutRealJID(msg *stanza.Element) *stanza.Element {
+	if msg.Child(NSUser, "x") == nil {
+		return msg
+	}
+	c := &stanza.Element{Name: msg.Name, Attr: msg.Attr}
+	for _, n := range msg.Children {
+		if el, ok := n.(*stanza.Element); ok && el.Name.Space == NSUser && el.Name.Local == "x" {
+			continue
+		}
+		c.Children = append(c.Children, n)
+	}
+	return c
 }
