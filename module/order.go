@@ -13,7 +13,7 @@ var hookOrder = map[hookName][]string{
 	// takes it: push only notifies the user's devices and never takes it,
 	// so it comes before offline storage, which does.
 	hookUndelivered: {"push", "offline"},
-	hookUserDeleted: {"presence", "roster", "last", "mam"},
+	hookUserDeleted: {"presence", "roster", "last", "mam", "muc"},
 	// Stanzas from local sessions: blocking refuses before anything is
 	// archived; the archive stamps before carbons copy.
 	hookInbound: {"blocking", "mam", "carbons"},

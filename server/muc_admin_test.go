@@ -285,3 +285,19 @@ func TestMUCVoiceRequest(t *testing.T) {
 		return selfPresence(room+"/Bob", "")(el) && mucItem(t, el).Get("role") == "participant"
 	})
 }
+
+// TestMUCAccountRemoval checks that a deleted account loses its
+// affiliations: a new account of the same name is someone else.
+func TestMUCAccountRemoval(t *testing.T) {
+	t.Parallel()
+	_, cs := newMUCServer(t, openRegistration, "alice", "bob")
+	alice, bob := cs["alice"], cs["bob"]
+	room := "gone@" + mucDomain
+	createRoom(t, alice, room, "Alice", "muc#roomconfig_persistentroom", "1")
+	wantResult(t, admin(alice, room, "<item jid='"+bob.JID.Bare().String()+"' affiliation='admin'/>"))
+	wantResult(t, bob.IQ("<iq type='set' id='rm' to='localhost'><query xmlns='jabber:iq:register'><remove/></query></iq>"))
+	res := alice.IQ("<iq type='get' to='" + room + "' id='al'><query xmlns='" + nsMUCAdmin + "'><item affiliation='admin'/></query></iq>")
+	if q := res.Child(nsMUCAdmin, "query"); q == nil || len(q.Elements()) != 0 {
+		t.Fatalf("admin list after the account's removal: %s", res)
+	}
+}

@@ -208,7 +208,28 @@ func start(h *module.Host, cfg Config) error {
 	}
 	s := newService(h, cfg, d)
 	h.AddService(d.Domain(), cfg.Name, s.handle)
+	h.OnUserDeleted(s.userDeleted)
 	return nil
+}
+
+// userDeleted forgets the affiliations of a deleted account in every
+// room: a new account of the same name is someone else.
+func (s *service) userDeleted(ctx context.Context, user jid.JID) {
+	s.loadOnce.Do(func() { s.loadRooms(context.WithoutCancel(ctx)) })
+	s.mu.Lock()
+	rooms := make([]*room, 0, len(s.rooms))
+	for _, r := range s.rooms {
+		rooms = append(rooms, r)
+	}
+	s.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		if _, ok := r.affs[user.Bare()]; ok {
+			delete(r.affs, user.Bare())
+			r.saveIfPersistent(ctx)
+		}
+		r.mu.Unlock()
+	}
 }
 
 func newService(h *module.Host, cfg Config, d jid.JID) *service {
