@@ -219,6 +219,7 @@ func (r *room) tombstone(ctx context.Context, it storage.Item, retracted *stanza
 	}
 	for i := range r.history {
 		if sid := r.history[i].msg.Child(NSStanzaID, "stanza-id"); sid != nil && sid.Get("id") == it.ID {
+			r.historyBytes -= r.history[i].size
 			r.history = append(r.history[:i:i], r.history[i+1:]...)
 			break
 		}

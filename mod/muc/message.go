@@ -123,11 +123,14 @@ func (r *room) remember(msg *stanza.Element, t time.Time) {
 	if r.s.cfg.HistoryMax == 0 {
 		return
 	}
-	if len(r.history) >= r.s.cfg.HistoryMax {
+	e := histEntry{msg: msg, at: t, size: len(msg.String())}
+	r.history = append(r.history, e)
+	r.historyBytes += e.size
+	for len(r.history) > r.s.cfg.HistoryMax || r.historyBytes > r.s.cfg.HistoryMaxBytes && len(r.history) > 0 {
+		r.historyBytes -= r.history[0].size
 		r.history[0] = histEntry{}
 		r.history = r.history[1:]
 	}
-	r.history = append(r.history, histEntry{msg: msg, at: t, size: len(msg.String())})
 }
 
 // isContent reports whether msg holds more than chat states, receipts

@@ -96,6 +96,9 @@ type Config struct {
 	// HistoryMax is the number of messages a room keeps for discussion
 	// history (muc#maxhistoryfetch, default 50).
 	HistoryMax int `toml:"history_max"`
+	// HistoryMaxBytes bounds the encoded size of a room's history
+	// (default 256 KiB): the oldest messages go first.
+	HistoryMaxBytes int `toml:"history_max_bytes"`
 	// MaxAffiliations bounds the affiliated JIDs of one room (default 5000).
 	MaxAffiliations int `toml:"max_affiliations"`
 	// QueueLimit bounds the stanzas waiting for a busy room (default
@@ -123,6 +126,7 @@ const (
 	DefaultMaxSessionsPerNick = 10
 	DefaultHistoryDefault     = 20
 	DefaultHistoryMax         = 50
+	DefaultHistoryMaxBytes    = 256 << 10
 	DefaultMaxAffiliations    = 5000
 	DefaultQueueLimit         = 1000
 	DefaultPage               = 50
@@ -140,6 +144,7 @@ var Module = module.New("muc", Config{
 	MaxSessionsPerNick: DefaultMaxSessionsPerNick,
 	HistoryDefault:     DefaultHistoryDefault,
 	HistoryMax:         DefaultHistoryMax,
+	HistoryMaxBytes:    DefaultHistoryMaxBytes,
 	MaxAffiliations:    DefaultMaxAffiliations,
 	QueueLimit:         DefaultQueueLimit,
 	Public:             true,
@@ -166,6 +171,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("[muc] history_max: %d is negative", c.HistoryMax)
 	case c.HistoryDefault < 0 || c.HistoryDefault > c.HistoryMax:
 		return fmt.Errorf("[muc] history_default: %d is not between 0 and history_max (%d)", c.HistoryDefault, c.HistoryMax)
+	case c.HistoryMaxBytes < 1:
+		return fmt.Errorf("[muc] history_max_bytes: %d is less than 1", c.HistoryMaxBytes)
 	case c.MaxAffiliations < 1:
 		return fmt.Errorf("[muc] max_affiliations: %d is less than 1", c.MaxAffiliations)
 	case c.QueueLimit < 1:

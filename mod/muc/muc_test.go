@@ -367,3 +367,23 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestHistoryBounds(t *testing.T) {
+	c := defaults()
+	c.HistoryMax = 3
+	c.HistoryDefault = 3
+	c.HistoryMaxBytes = 1000
+	s, _ := newTestService(t, c)
+	send(t, s, "<presence from='alice@localhost/a' to='hb@muc.localhost/Alice'/>")
+	for range 5 {
+		send(t, s, "<message from='alice@localhost/a' to='hb@muc.localhost' type='groupchat'><body>short</body></message>")
+	}
+	r := s.room(jid.MustParse("hb@muc.localhost"))
+	if len(r.history) != 3 {
+		t.Fatalf("history of %d messages, want history_max 3", len(r.history))
+	}
+	send(t, s, "<message from='alice@localhost/a' to='hb@muc.localhost' type='groupchat'><body>"+strings.Repeat("x", 700)+"</body></message>")
+	if len(r.history) != 1 || r.historyBytes > c.HistoryMaxBytes {
+		t.Fatalf("history of %d messages, %d bytes: want only the long one within %d bytes", len(r.history), r.historyBytes, c.HistoryMaxBytes)
+	}
+}

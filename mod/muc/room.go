@@ -111,20 +111,21 @@ type room struct {
 	inbox    []event
 	draining bool
 
-	mu        sync.Mutex
-	cfg       roomConfig
-	creator   jid.JID
-	secret    []byte // key of occupant IDs
-	locked    bool   // created, waiting for its owner's configuration
-	gone      bool   // destroyed: stanzas are handed back to the service
-	affs      map[jid.JID]affiliation
-	occupants []*occupant // in join order
-	byNick    map[string]*occupant
-	byReal    map[jid.JID]*occupant // full real JID -> occupant
-	history   []histEntry
-	subject   *stanza.Element // the last subject message, without 'to'
-	forwarded map[string]forwardedIQ
-	out       []*stanza.Element // stanzas to route once mu is released
+	mu           sync.Mutex
+	cfg          roomConfig
+	creator      jid.JID
+	secret       []byte // key of occupant IDs
+	locked       bool   // created, waiting for its owner's configuration
+	gone         bool   // destroyed: stanzas are handed back to the service
+	affs         map[jid.JID]affiliation
+	occupants    []*occupant // in join order
+	byNick       map[string]*occupant
+	byReal       map[jid.JID]*occupant // full real JID -> occupant
+	history      []histEntry
+	historyBytes int             // sum of the sizes of history
+	subject      *stanza.Element // the last subject message, without 'to'
+	forwarded    map[string]forwardedIQ
+	out          []*stanza.Element // stanzas to route once mu is released
 }
 
 func newRoom(s *service, j jid.JID, cfg roomConfig) *room {
