@@ -159,8 +159,8 @@ func (r *room) join(ctx context.Context, ev event) {
 
 // rejoin answers a join presence from a session that is already in the
 // room (a client that lost track of its state, or whose self-ping made it
-// doubt): it gets the room's state again as on entry, and the others see
-// its presence if it changed. Caller holds r.mu.
+// doubt): it gets the room's state again as on entry. The others hear
+// nothing: for them the occupant never left. Caller holds r.mu.
 func (r *room) rejoin(ev event, o *occupant) {
 	user := ev.from
 	i := slices.IndexFunc(o.sessions, func(s *occSession) bool { return s.jid == user })
@@ -237,7 +237,11 @@ func (r *room) changeNick(_ context.Context, ev event, o *occupant) {
 			codes = append(codes, statusSelf)
 		}
 		p := stanza.New(stanza.NSClient, "presence", "type", "unavailable", "from", r.occJID(old).String(), "to", to.String())
-		x := r.userX(o, o.last().jid, viewer == o || r.seesJIDs(viewer), codes...)
+		real := o.last().jid
+		if viewer == o {
+			real = to
+		}
+		x := r.userX(o, real, viewer == o || r.seesJIDs(viewer), codes...)
 		x.Child(NSUser, "item").Set("nick", nick)
 		return p.Append(x, stanza.New(NSOccupantID, "occupant-id", "id", o.id))
 	})
@@ -245,7 +249,9 @@ func (r *room) changeNick(_ context.Context, ev event, o *occupant) {
 	o.nick = nick
 	r.byNick[nick] = o
 	i := slices.IndexFunc(o.sessions, func(s *occSession) bool { return s.jid == ev.from })
-	o.sessions[i].pres = ev.st
+	sess := o.sessions[i]
+	sess.pres = ev.st
+	o.sessions = append(slices.Delete(o.sessions, i, i+1), sess)
 	r.broadcastOccupant(o)
 }
 
