@@ -413,6 +413,10 @@ func TestMUCDiscoSelfPing(t *testing.T) {
 	if id := q.Child("", "identity"); id == nil || id.Get("category") != "conference" || id.Get("type") != "text" {
 		t.Fatalf("service identity: %s", res)
 	}
+	res = alice.IQ("<iq type='get' to='" + mucDomain + "' id='uq'><unique xmlns='http://jabber.org/protocol/muc#unique'/></iq>")
+	if u := res.ChildText("http://jabber.org/protocol/muc#unique", "unique"); u == "" {
+		t.Fatalf("unique room name: %s", res)
+	}
 	// The host lists the service.
 	res = alice.IQ("<iq type='get' to='localhost' id='hi'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
 	if it := res.Child("http://jabber.org/protocol/disco#items", "query").Child("", "item"); it == nil || it.Get("jid") != mucDomain {

@@ -15,7 +15,7 @@ func (s *service) discoInfo(p *stanza.Element) (*stanza.Element, *stanza.Error) 
 		stanza.New(NSDiscoInfo, "identity", "category", "conference", "type", "text", "name", s.cfg.Name))
 	// Room features (MAM, occupant IDs, self-ping...) are advertised by
 	// each room: the service domain itself only does disco and ping.
-	for _, f := range []string{NSDiscoInfo, NSDiscoItems, NS, NSPing} {
+	for _, f := range []string{NSDiscoInfo, NSDiscoItems, NS, NSPing, NSUnique} {
 		q.Append(stanza.New(NSDiscoInfo, "feature", "var", f))
 	}
 	return q, nil

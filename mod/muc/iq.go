@@ -190,6 +190,9 @@ func (s *service) handleDomain(ctx context.Context, st *stanza.Element, from, to
 		case st.Get("type") == stanza.Get && p.Name == module.Name(NSDiscoItems, "query"):
 			res, err = s.discoItems(p)
 		case st.Get("type") == stanza.Get && p.Name == module.Name(NSPing, "ping"):
+		case st.Get("type") == stanza.Get && p.Name == module.Name(NSUnique, "unique"):
+			// XEP-0045 §10.1.4: a room name nobody uses.
+			res = stanza.New(NSUnique, "unique").AppendText(newID())
 		default:
 			err = stanza.NewError("service-unavailable")
 		}

@@ -43,6 +43,7 @@ const (
 	NSDiscoInfo  = "http://jabber.org/protocol/disco#info"
 	NSDiscoItems = "http://jabber.org/protocol/disco#items"
 	NSPing       = "urn:xmpp:ping"
+	NSUnique     = "http://jabber.org/protocol/muc#unique"
 )
 
 // Storage names.
