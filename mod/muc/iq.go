@@ -10,12 +10,10 @@ import (
 	"hearth/stanza"
 )
 
-// Bounds of IQs forwarded between occupants (XEP-0045 §7.7.1): at most
-// maxForwardedIQs wait for their reply, each for forwardedIQTimeout.
-const (
-	maxForwardedIQs    = 256
-	forwardedIQTimeout = time.Minute
-)
+// forwardedIQTimeout is how long a room waits for the reply to an IQ it
+// forwarded between occupants (XEP-0045 §7.7.1); at most
+// Config.MaxForwardedIQs wait at once.
+const forwardedIQTimeout = time.Minute
 
 // forwardedIQ is an IQ the room forwarded to an occupant, waiting for its
 // reply under the ID the room gave it.
@@ -146,7 +144,7 @@ func (r *room) occupantIQ(ev event, p *stanza.Element) {
 			delete(r.forwarded, id)
 		}
 	}
-	if len(r.forwarded) >= maxForwardedIQs {
+	if len(r.forwarded) >= r.s.cfg.MaxForwardedIQs {
 		r.fail(st, &stanza.Error{Type: stanza.Wait, Condition: "resource-constraint", Text: "too many pending requests"})
 		return
 	}

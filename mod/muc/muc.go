@@ -105,6 +105,10 @@ type Config struct {
 	// QueueLimit bounds the stanzas waiting for a busy room (default
 	// 1000); beyond it, stanzas are refused with resource-constraint.
 	QueueLimit int `toml:"queue_limit"`
+	// MaxForwardedIQs bounds the IQs between occupants a room forwards
+	// and still waits a reply for (default 256); beyond it, requests are
+	// refused with resource-constraint.
+	MaxForwardedIQs int `toml:"max_forwarded_iqs"`
 	// Persistent is the default of muc#roomconfig_persistentroom (false).
 	Persistent bool `toml:"persistent"`
 	// Public is the default of muc#roomconfig_publicroom (true).
@@ -130,6 +134,7 @@ const (
 	DefaultHistoryMaxBytes    = 256 << 10
 	DefaultMaxAffiliations    = 5000
 	DefaultQueueLimit         = 1000
+	DefaultMaxForwardedIQs    = 256
 	DefaultPage               = 50
 	DefaultMaxPage            = 250
 )
@@ -148,6 +153,7 @@ var Module = module.New("muc", Config{
 	HistoryMaxBytes:    DefaultHistoryMaxBytes,
 	MaxAffiliations:    DefaultMaxAffiliations,
 	QueueLimit:         DefaultQueueLimit,
+	MaxForwardedIQs:    DefaultMaxForwardedIQs,
 	Public:             true,
 	Archive:            true,
 	DefaultPage:        DefaultPage,
@@ -178,6 +184,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("[muc] max_affiliations: %d is less than 1", c.MaxAffiliations)
 	case c.QueueLimit < 1:
 		return fmt.Errorf("[muc] queue_limit: %d is less than 1", c.QueueLimit)
+	case c.MaxForwardedIQs < 1:
+		return fmt.Errorf("[muc] max_forwarded_iqs: %d is less than 1", c.MaxForwardedIQs)
 	case c.MaxPage < 1:
 		return fmt.Errorf("[muc] max_page: %d is less than 1", c.MaxPage)
 	case c.DefaultPage < 1 || c.DefaultPage > c.MaxPage:
