@@ -387,3 +387,31 @@ func TestHistoryBounds(t *testing.T) {
 		t.Fatalf("history of %d messages, %d bytes: want only the long one within %d bytes", len(r.history), r.historyBytes, c.HistoryMaxBytes)
 	}
 }
+
+func TestForwardedIQLimit(t *testing.T) {
+	c := defaults()
+	c.MaxForwardedIQs = 1
+	s, fr := newTestService(t, c)
+	send(t, s, "<presence from='alice@localhost/a' to='f@muc.localhost/Alice'/>")
+	send(t, s, "<presence from='bob@localhost/b' to='f@muc.localhost/Bob'/>")
+	fr.take()
+	send(t, s, "<iq from='bob@localhost/b' to='f@muc.localhost/Alice' type='get' id='1'><query xmlns='jabber:iq:version'/></iq>")
+	out := fr.take()
+	if len(out) != 1 || out[0].Get("to") != "alice@localhost/a" || out[0].Get("from") != "f@muc.localhost/Bob" {
+		t.Fatalf("forwarded: %v", out)
+	}
+	fwdID := out[0].Get("id")
+	send(t, s, "<iq from='bob@localhost/b' to='f@muc.localhost/Alice' type='get' id='2'><query xmlns='jabber:iq:version'/></iq>")
+	if out := fr.take(); len(out) != 1 || stanza.ParseError(out[0]) == nil || stanza.ParseError(out[0]).Condition != "resource-constraint" {
+		t.Fatalf("beyond the limit: %v", out)
+	}
+	// A reply from someone else than the target is not taken.
+	send(t, s, "<iq from='carol@localhost/c' to='f@muc.localhost/Bob' type='result' id='"+fwdID+"'/>")
+	if out := fr.take(); len(out) != 0 {
+		t.Fatalf("spoofed reply relayed: %v", out)
+	}
+	send(t, s, "<iq from='alice@localhost/a' to='f@muc.localhost/Bob' type='result' id='"+fwdID+"'/>")
+	if out := fr.take(); len(out) != 1 || out[0].Get("id") != "1" || out[0].Get("to") != "bob@localhost/b" || out[0].Get("from") != "f@muc.localhost/Alice" {
+		t.Fatalf("reply: %v", out)
+	}
+}
