@@ -21,12 +21,17 @@ import (
 type fakeRouter struct {
 	svc    *service
 	ghosts map[string]bool
+	// before, when set, sees each stanza before it is recorded.
+	before func(st *stanza.Element)
 
 	mu     sync.Mutex
 	routed []*stanza.Element
 }
 
 func (r *fakeRouter) Route(ctx context.Context, st *stanza.Element) error {
+	if r.before != nil {
+		r.before(st)
+	}
 	r.mu.Lock()
 	r.routed = append(r.routed, st)
 	r.mu.Unlock()
@@ -287,8 +292,19 @@ func TestDrainHandOff(t *testing.T) {
 		r.inbox = append(r.inbox, event{st: st, from: jid.MustParse("alice@localhost/a"), to: jid.MustParse("d@muc.localhost")})
 	}
 	r.inMu.Unlock()
+	// The goroutine that takes over waits at its first stanza until the
+	// sender's part is counted.
+	gate := make(chan struct{})
+	first := "m" + strconv.Itoa(drainBatch)
+	fr.before = func(st *stanza.Element) {
+		if st.Get("id") == first {
+			<-gate
+		}
+	}
 	r.drain(context.Background(), drainBatch)
-	if got := len(fr.take()); got != drainBatch {
+	got := len(fr.take())
+	close(gate)
+	if got != drainBatch {
 		t.Fatalf("the sender's goroutine relayed %d messages, want %d", got, drainBatch)
 	}
 	deadline := time.Now().Add(5 * time.Second)
