@@ -194,7 +194,10 @@ func (r *room) invitations(ctx context.Context, ev event, o *occupant, x *stanza
 				r.fail(st, &stanza.Error{Type: stanza.Modify, Condition: "not-acceptable", Text: "only occupants may invite"})
 				return
 			}
-			if !r.cfg.AllowInvites && o.role != roleModerator && affRank(r.affOf(o.bare)) < affRank(affAdmin) {
+			// Anyone may enter an open room, so any occupant may invite
+			// to it; a members-only room's invitation makes a member, which
+			// muc#roomconfig_allowinvites leaves to admins unless set.
+			if r.cfg.MembersOnly && !r.cfg.AllowInvites && o.role != roleModerator && affRank(r.affOf(o.bare)) < affRank(affAdmin) {
 				r.fail(st, &stanza.Error{Type: stanza.Auth, Condition: "forbidden", Text: "occupants may not invite others to this room"})
 				return
 			}
