@@ -301,3 +301,20 @@ func TestMUCAccountRemoval(t *testing.T) {
 		t.Fatalf("admin list after the account's removal: %s", res)
 	}
 }
+
+// TestMUCDirectInvitation: XEP-0249 invitations go from user to user and
+// carry what the invitee needs to enter (here a password).
+func TestMUCDirectInvitation(t *testing.T) {
+	t.Parallel()
+	_, cs := newMUCServer(t, "", "alice", "bob")
+	alice, bob := cs["alice"], cs["bob"]
+	room := "direct@" + mucDomain
+	createRoom(t, alice, room, "Alice", "muc#roomconfig_passwordprotectedroom", "1", "muc#roomconfig_roomsecret", "pw")
+	alice.Send("<message to='" + bob.JID.Bare().String() + "' id='di'><x xmlns='jabber:x:conference' jid='" + room + "' password='pw' reason='come'/></message>")
+	inv := bob.Expect("direct invitation", isReplyTo("di"))
+	x := inv.Child("jabber:x:conference", "x")
+	if x == nil || x.Get("jid") != room || inv.Get("from") != alice.JID.String() {
+		t.Fatalf("direct invitation: %s", inv)
+	}
+	join(t, bob, x.Get("jid"), "Bob", "<password>"+x.Get("password")+"</password>")
+}
