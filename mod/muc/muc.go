@@ -206,6 +206,8 @@ type service struct {
 	domain jid.JID
 	admins map[jid.JID]bool
 
+	handOff chan *room // busy rooms for the drain workers
+
 	loadOnce sync.Once
 	mu       sync.Mutex
 	rooms    map[jid.JID]*room // bare room JID -> room; guarded by mu
@@ -249,11 +251,29 @@ func (s *service) userDeleted(ctx context.Context, user jid.JID) {
 }
 
 func newService(h *module.Host, cfg Config, d jid.JID) *service {
-	s := &service{h: h, cfg: cfg, domain: d, admins: map[jid.JID]bool{}, rooms: map[jid.JID]*room{}}
+	s := &service{h: h, cfg: cfg, domain: d, admins: map[jid.JID]bool{}, rooms: map[jid.JID]*room{},
+		handOff: make(chan *room, handOffQueue)}
 	for _, a := range cfg.Admins {
 		s.admins[jid.MustParse(a).Bare()] = true
 	}
+	for range drainWorkers {
+		h.Go(s.drainWorker)
+	}
 	return s
+}
+
+// drainWorker processes the queues of busy rooms handed to it until the
+// server stops. A room left in handOff at shutdown stays busy: the server
+// is going away.
+func (s *service) drainWorker(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r := <-s.handOff:
+			r.drain(context.WithoutCancel(ctx), 0)
+		}
+	}
 }
 
 // isAdmin reports whether j's account administers the service.

@@ -64,7 +64,13 @@ func newTestService(t *testing.T, cfg Config) (*service, *fakeRouter) {
 		t.Fatal(err)
 	}
 	fr := &fakeRouter{ghosts: map[string]bool{}}
-	h := module.NewHost(context.Background(), "muc", module.NewRegistry("localhost"), fr, memstore.New(), slog.New(slog.DiscardHandler), &sync.WaitGroup{})
+	ctx, cancel := context.WithCancel(context.Background())
+	wg := &sync.WaitGroup{}
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	h := module.NewHost(ctx, "muc", module.NewRegistry("localhost"), fr, memstore.New(), slog.New(slog.DiscardHandler), wg)
 	s := newService(h, cfg, jid.MustParse("muc.localhost"))
 	fr.svc = s
 	return s, fr
@@ -277,7 +283,7 @@ func TestApplyForm(t *testing.T) {
 
 // TestDrainHandOff checks that a sender's goroutine processes at most
 // drainBatch stanzas of a busy room and the rest follow, in order, in a
-// goroutine of their own.
+// drain worker.
 func TestDrainHandOff(t *testing.T) {
 	s, fr := newTestService(t, defaults())
 	send(t, s, "<presence from='alice@localhost/a' to='d@muc.localhost/Alice'/>")

@@ -165,14 +165,19 @@ func (r *room) post(ctx context.Context, ev event) bool {
 }
 
 // drainBatch is how many stanzas a sender's goroutine processes for a
-// room before it hands the rest of a busy room's queue to a goroutine of
-// its own: a client's read loop is not held by other people's messages
-// for long.
-const drainBatch = 64
+// room before it hands the rest of a busy room's queue to one of the
+// service's drainWorkers: a client's read loop is not held by other
+// people's messages for long. When all are busy (handOffQueue rooms
+// wait), the sender's goroutine goes on.
+const (
+	drainBatch   = 64
+	drainWorkers = 4
+	handOffQueue = 1024
+)
 
 // drain processes the queue until it is empty, or, after limit stanzas
-// (0: no limit), continues in a new goroutine. Only the goroutine that
-// set r.draining calls it.
+// (0: no limit), hands the room to a drain worker. Only the goroutine
+// that set r.draining calls it.
 func (r *room) drain(ctx context.Context, limit int) {
 	for n := 0; ; n++ {
 		r.inMu.Lock()
@@ -183,9 +188,13 @@ func (r *room) drain(ctx context.Context, limit int) {
 			return
 		}
 		if limit > 0 && n >= limit {
-			r.inMu.Unlock()
-			r.s.h.Go(func(context.Context) { r.drain(ctx, 0) })
-			return
+			select {
+			case r.s.handOff <- r:
+				r.inMu.Unlock()
+				return
+			default:
+				limit = 0 // every worker is busy: go on here
+			}
 		}
 		ev := r.inbox[0]
 		r.inbox[0] = event{}
