@@ -46,6 +46,7 @@ var modRequires = map[string][]string{
 	"mod/last":     {"mod/roster"},
 	"mod/blocking": {"mod/roster"},
 	"mod/mam":      {"mod/roster"},
+	"mod/muc":      {},
 }
 
 func TestImportRules(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"hearth/mod/fast"
 	"hearth/mod/last"
 	"hearth/mod/mam"
+	"hearth/mod/muc"
 	"hearth/mod/offline"
 	"hearth/mod/ping"
 	"hearth/mod/presence"
@@ -39,6 +40,7 @@ func All() []*module.Definition {
 		push.Module,
 		fast.Module,
 		upload.Module,
+		muc.Module,
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

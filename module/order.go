@@ -13,7 +13,7 @@ var hookOrder = map[hookName][]string{
 	// takes it: push only notifies the user's devices and never takes it,
 	// so it comes before offline storage, which does.
 	hookUndelivered: {"push", "offline"},
-	hookUserDeleted: {"presence", "roster", "last", "mam"},
+	hookUserDeleted: {"presence", "roster", "last", "mam", "muc"},
 	// A password change: FAST tokens of the other clients go, and their
 	// sessions end.
 	hookPasswordChanged: {"fast"},

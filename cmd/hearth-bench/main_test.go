@@ -133,7 +133,7 @@ func TestScenariosAgainstHearth(t *testing.T) {
 	// Offline storage and MUC are features hearth is gaining: where it
 	// lacks one, the scenario must say so, quickly, in its JSON line.
 	lines, _ = runBench(t, append(common, "-scenario", "offline,muc", "-m", "50", "-k", "3", "-window", "2",
-		"-d", "500ms", "-settle", "100ms", "-muc", "conference."+srv.Domain)...)
+		"-d", "500ms", "-settle", "100ms", "-muc", "muc."+srv.Domain)...)
 	for _, tc := range []struct {
 		scenario, missing string
 		wantOK            int
@@ -169,6 +169,25 @@ func TestLongerRun(t *testing.T) {
 		t.Errorf("run: %v", err)
 	}
 	checkLine(t, lines, "chat", -1, "delivered_per_s")
+}
+
+// TestMUCFanOut measures groupchat fan-out (issue 5) at 50 and 200
+// occupants, one sender with 10 messages in flight; like TestLongerRun it
+// needs HEARTH_BENCH=1 and no -short.
+func TestMUCFanOut(t *testing.T) {
+	if testing.Short() || os.Getenv("HEARTH_BENCH") != "1" {
+		t.Skip("set HEARTH_BENCH=1 (without -short) for the MUC fan-out run")
+	}
+	srv := xmpptest.NewServer(t, serverConfig)
+	for _, k := range []string{"50", "200"} {
+		lines, err := runBench(t, "-addr", srv.C2S, "-domain", srv.Domain, "-password", "benchpass1",
+			"-pid", strconv.Itoa(os.Getpid()), "-scenario", "provision,muc", "-n", k, "-c", "50",
+			"-k", k, "-senders", "1", "-window", "10", "-d", "5s", "-muc", "muc."+srv.Domain, "-maxtime", "50s", "-label", "k"+k)
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		checkLine(t, lines, "muc", -1, "delivered_per_s")
+	}
 }
 
 func TestOptions(t *testing.T) {
