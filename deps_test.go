@@ -41,6 +41,7 @@ var modRequires = map[string][]string{
 	"mod/last":     {"mod/roster"},
 	"mod/blocking": {"mod/roster"},
 	"mod/mam":      {"mod/roster"},
+	"mod/pep":      {"mod/roster"},
 }
 
 func TestImportRules(t *testing.T) {

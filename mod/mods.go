@@ -10,6 +10,7 @@ import (
 	"hearth/mod/last"
 	"hearth/mod/mam"
 	"hearth/mod/offline"
+	"hearth/mod/pep"
 	"hearth/mod/ping"
 	"hearth/mod/presence"
 	"hearth/mod/push"
@@ -35,6 +36,7 @@ func All() []*module.Definition {
 		carbons.Module,
 		mam.Module, // after roster, which it requires
 		push.Module,
+		pep.Module, // after roster, which it requires
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

@@ -13,13 +13,15 @@ var hookOrder = map[hookName][]string{
 	// takes it: push only notifies the user's devices and never takes it,
 	// so it comes before offline storage, which does.
 	hookUndelivered: {"push", "offline"},
-	hookUserDeleted: {"presence", "roster", "last", "mam"},
+	hookUserDeleted: {"presence", "roster", "last", "mam", "pep"},
 	// Stanzas from local sessions: blocking refuses before anything is
-	// archived; the archive stamps before carbons copy.
-	hookInbound: {"blocking", "mam", "carbons"},
+	// archived; the archive stamps before carbons copy. PEP only watches
+	// the presence that passed (its owner's capabilities).
+	hookInbound: {"blocking", "mam", "carbons", "pep"},
 	// Messages to local accounts: blocking drops before archiving; the
-	// archive adds <stanza-id/> before anyone sees the message.
-	hookDeliver: {"blocking", "mam"},
+	// archive adds <stanza-id/> before anyone sees the message. PEP
+	// watches contacts' presence that blocking let through.
+	hookDeliver: {"blocking", "mam", "pep"},
 	// Push notifies devices that got a message only into a queue (a
 	// hibernating or inactive session) after carbons made its copies.
 	hookDelivered: {"carbons", "push"},

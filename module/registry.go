@@ -72,6 +72,9 @@ type Registry struct {
 	streamF  []*stanza.Element
 	services []Service
 	caps     string
+
+	accountNodes  *entry[AccountNodes] // accountnodes.go
+	accountIdents []Identity
 }
 
 type entry[F any] struct {
