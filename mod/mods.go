@@ -36,7 +36,7 @@ func All() []*module.Definition {
 		carbons.Module,
 		mam.Module, // after roster, which it requires
 		push.Module,
-		pep.Module, // after roster, which it requires
+		pep.Module,   // after roster, which it requires
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

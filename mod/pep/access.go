@@ -58,4 +58,3 @@ func allows(cfg nodeConfig, it roster.Item) bool {
 func mayNotify(cfg nodeConfig, it roster.Item) bool {
 	return it.Subscription.HasFrom() && allows(cfg, it)
 }
-
