@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"net"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -466,4 +469,24 @@ func TestPEPBookmarksSurviveRestart(t *testing.T) {
 	srv.AddUser(t, "alice", "pw-alice-456")
 	alice = srv.LoginAvailable(t, "alice", "pw-alice-456", "phone")
 	wantPubsubError(t, fetchItems(alice, ab, nsBookmarks2, ""), "item-not-found", "")
+}
+
+// TestSlixmppPEPInterop runs Debian's python3-slixmpp xep_0060, xep_0163
+// and xep_0084 plugins against hearth: OMEMO device list and bundle with
+// publish-options, +notify from slixmpp's own caps, a stranger fetching
+// keys, avatar data and metadata (server/testdata/slixmpp_pep.py).
+func TestSlixmppPEPInterop(t *testing.T) {
+	t.Parallel()
+	python := requireSlixmpp(t)
+	srv := xmpptest.NewServer(t, "")
+	for _, u := range []string{"alice", "bob", "carol"} {
+		srv.AddUser(t, u, "pw-"+u+"-123")
+	}
+	host, port, _ := net.SplitHostPort(srv.C2S)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, "testdata/slixmpp_pep.py", host, port, srv.Domain).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "OK") {
+		t.Fatalf("slixmpp PEP interop failed: %v\n%s", err, out)
+	}
 }
