@@ -80,7 +80,7 @@ func TestParseCaps(t *testing.T) {
 	for xml, want := range map[string]caps{
 		"<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='n' ver='v'/></presence>":   {"n", "sha-1", "v"},
 		"<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' hash='sha-256' node='n' ver='v'/></presence>": {"n", "sha-256", "v"},
-		"<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' node='n' ver='1.0' ext='x'/></presence>":       {}, // legacy
+		"<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' node='n' ver='1.0' ext='x'/></presence>":      {}, // legacy
 		"<presence xmlns='jabber:client'><c xmlns='http://jabber.org/protocol/caps' hash='md5' node='n' ver='v'/></presence>":     {},
 		"<presence xmlns='jabber:client'/>": {},
 	} {
