@@ -47,11 +47,13 @@ func clientCapsVer(features []string) string {
 // verification string) and answers the one disco#info query the server's
 // PEP service sends about it, from ownerBare (the account whose service
 // saw the presence first: c's own account).
-func announceCaps(t *testing.T, c *xmpptest.Client, features ...string) {
+// It returns the presence sent.
+func announceCaps(t *testing.T, c *xmpptest.Client, features ...string) string {
 	t.Helper()
 	features = append(slices.Clone(features), "urn:hearth:test:"+c.JID.String()+":"+c.NextID())
 	ver := clientCapsVer(features)
-	c.Send("<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://hearth.test/client' ver='" + ver + "'/></presence>")
+	pres := "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://hearth.test/client' ver='" + ver + "'/></presence>"
+	c.Send(pres)
 	q := c.Expect("disco#info query about caps", func(el *stanza.Element) bool {
 		return el.Name.Local == "iq" && el.Get("type") == "get" && el.Child(nsDiscoInfo, "query") != nil
 	})
@@ -64,6 +66,7 @@ func announceCaps(t *testing.T, c *xmpptest.Client, features ...string) {
 	}
 	c.Send(fmt.Sprintf("<iq type='result' id='%s' to='%s'><query xmlns='%s' node='%s'><identity category='client' type='pc' name='hearth-test'/>%s</query></iq>",
 		q.Get("id"), q.Get("from"), nsDiscoInfo, q.Child(nsDiscoInfo, "query").Get("node"), b.String()))
+	return pres
 }
 
 // publishXML is a publish of one item (id may be "") with optional
@@ -435,6 +438,28 @@ func TestPEPLastItemAndFiltering(t *testing.T) {
 	wantResult(t, alice.IQ("<iq type='set' id='x1'><pubsub xmlns='"+nsPubsubOwner+"'><delete node='"+nsAvatarMeta+"'/></pubsub></iq>"))
 	bob.Expect("delete", isEvent(ab, nsAvatarMeta, "delete"))
 	wantPubsubError(t, fetchItems(bob, ab, nsAvatarMeta, ""), "item-not-found", "")
+}
+
+// TestPEPOwnResourceLastItem: the owner's resource gets the last item when
+// it shows +notify caps, and again when it comes back after unavailable,
+// without a second caps query.
+func TestPEPOwnResourceLastItem(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "pw-alice-123")
+	alice := srv.LoginAvailable(t, "alice", "pw-alice-123", "phone")
+	ab := alice.JID.Bare().String()
+	publish(t, alice, nsBookmarks2, "room@muc.example", "<conference xmlns='urn:xmpp:bookmarks:1'/>", "pubsub#access_model", "whitelist")
+	pres := announceCaps(t, alice, nsBookmarks2+"+notify")
+	alice.Expect("last bookmark", isEvent(ab, nsBookmarks2, "items"))
+	alice.Send(pres) // same caps, still available: nothing new
+	alice.ExpectNone("a repeated last item", isEvent(ab, nsBookmarks2, "items"), quiet)
+	alice.Send("<presence type='unavailable'/>")
+	alice.Send(pres)
+	alice.Expect("last bookmark after coming back", isEvent(ab, nsBookmarks2, "items"))
+	alice.ExpectNone("a second caps query", func(el *stanza.Element) bool {
+		return el.Name.Local == "iq" && el.Child(nsDiscoInfo, "query") != nil
+	}, quiet)
 }
 
 // TestPEPBookmarksSurviveRestart: XEP-0402 bookmarks on a whitelist node

@@ -17,11 +17,20 @@ var ownCapsKey = module.NewKey[caps]("pep.caps")
 
 // inbound watches the broadcast presence of the owner's own sessions.
 func (p *service) inbound(ctx context.Context, st *stanza.Element, from, _ jid.JID) (*stanza.Element, error) {
-	if st.Name.Local != "presence" || st.Get("to") != "" || st.Get("type") != "" {
+	if st.Name.Local != "presence" || st.Get("to") != "" {
 		return st, nil
 	}
 	s := p.h.Session(from)
 	if s == nil {
+		return st, nil
+	}
+	switch st.Get("type") {
+	case "":
+	case "unavailable":
+		// Available again later, the session gets the last items again.
+		ownCapsKey.Set(s, caps{})
+		return st, nil
+	default:
 		return st, nil
 	}
 	c := parseCaps(st)
