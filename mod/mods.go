@@ -17,6 +17,7 @@ import (
 	"hearth/mod/register"
 	"hearth/mod/roster"
 	xmpptime "hearth/mod/time"
+	"hearth/mod/vcard"
 	"hearth/mod/version"
 	"hearth/module"
 )
@@ -36,7 +37,8 @@ func All() []*module.Definition {
 		carbons.Module,
 		mam.Module, // after roster, which it requires
 		push.Module,
-		pep.Module,   // after roster, which it requires
+		pep.Module, // after roster, which it requires
+		vcard.Module,
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

@@ -16,8 +16,9 @@ var hookOrder = map[hookName][]string{
 	hookUserDeleted: {"presence", "roster", "last", "mam", "pep"},
 	// Stanzas from local sessions: blocking refuses before anything is
 	// archived; the archive stamps before carbons copy. PEP only watches
-	// the presence that passed (its owner's capabilities).
-	hookInbound: {"blocking", "mam", "carbons", "pep"},
+	// the presence that passed (its owner's capabilities); vcard adds the
+	// avatar hash to it.
+	hookInbound: {"blocking", "mam", "carbons", "pep", "vcard"},
 	// Messages to local accounts: blocking drops before archiving; the
 	// archive adds <stanza-id/> before anyone sees the message. PEP
 	// watches contacts' presence that blocking let through.
