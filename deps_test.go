@@ -42,6 +42,7 @@ var modRequires = map[string][]string{
 	"mod/blocking": {"mod/roster"},
 	"mod/mam":      {"mod/roster"},
 	"mod/pep":      {"mod/roster"},
+	"mod/private":  {"mod/pep"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"hearth/mod/pep"
 	"hearth/mod/ping"
 	"hearth/mod/presence"
+	"hearth/mod/private"
 	"hearth/mod/push"
 	"hearth/mod/register"
 	"hearth/mod/roster"
@@ -39,6 +40,7 @@ func All() []*module.Definition {
 		push.Module,
 		pep.Module, // after roster, which it requires
 		vcard.Module,
-		disco.Module, // last: it answers from every other module's registrations
+		private.Module, // after pep, which it requires
+		disco.Module,   // last: it answers from every other module's registrations
 	}
 }

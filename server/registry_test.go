@@ -23,6 +23,8 @@ var notAdvertised = map[module.Target][]string{
 		// XEP-0060 §16.2: owner actions are announced by their pubsub#
 		// features (config-node, purge-nodes, delete-nodes), not by namespace.
 		"http://jabber.org/protocol/pubsub#owner",
+		// XEP-0049 defines no disco feature: clients just try.
+		"jabber:iq:private",
 	},
 }
 

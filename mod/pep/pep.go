@@ -141,6 +141,7 @@ func start(h *module.Host, cfg Config) error {
 	p := &service{h: h, cfg: cfg, interest: newInterest(cfg.MaxContactResources),
 		store: store{nodes: h.Map(NodesMapName), items: h.Map(ItemsMapName)}}
 	p.caps = newResolver(h, cfg, p.capsResolved)
+	register(h, p)
 	h.AddFeature(module.AccountTarget, features...)
 	h.SetAccountNodes(p, module.Identity{Category: "pubsub", Type: "pep"})
 	h.HandleIQ(module.AccountTarget, stanza.Set, module.Name(NS, "pubsub"), p.set)
