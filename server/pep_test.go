@@ -47,10 +47,14 @@ func clientCapsVer(features []string) string {
 // verification string) and answers the one disco#info query the server's
 // PEP service sends about it, from ownerBare (the account whose service
 // saw the presence first: c's own account).
-// It returns the presence sent.
+// It returns once the server has the capabilities: the caps also ask for
+// a sync node of c's account that holds an item, whose last item the
+// server sends as soon as it knows them. It returns the presence sent.
 func announceCaps(t *testing.T, c *xmpptest.Client, features ...string) string {
 	t.Helper()
-	features = append(slices.Clone(features), "urn:hearth:test:"+c.JID.String()+":"+c.NextID())
+	const syncNode = "urn:hearth:test:sync"
+	publish(t, c, syncNode, "s", "<sync xmlns='urn:hearth:test'/>", "pubsub#access_model", "whitelist")
+	features = append(slices.Clone(features), syncNode+"+notify", "urn:hearth:test:"+c.JID.String()+":"+c.NextID())
 	ver := clientCapsVer(features)
 	pres := "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://hearth.test/client' ver='" + ver + "'/></presence>"
 	c.Send(pres)
@@ -66,6 +70,9 @@ func announceCaps(t *testing.T, c *xmpptest.Client, features ...string) string {
 	}
 	c.Send(fmt.Sprintf("<iq type='result' id='%s' to='%s'><query xmlns='%s' node='%s'><identity category='client' type='pc' name='hearth-test'/>%s</query></iq>",
 		q.Get("id"), q.Get("from"), nsDiscoInfo, q.Child(nsDiscoInfo, "query").Get("node"), b.String()))
+	c.Expect("the sync node's last item", func(el *stanza.Element) bool {
+		return isEvent(c.JID.Bare().String(), syncNode, "items")(el) && el.Get("to") == c.JID.String()
+	})
 	return pres
 }
 
