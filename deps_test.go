@@ -43,6 +43,7 @@ var modRequires = map[string][]string{
 	"mod/mam":      {"mod/roster"},
 	"mod/pep":      {"mod/roster"},
 	"mod/private":  {"mod/pep"},
+	"mod/vcard":    {"mod/pep"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -92,3 +92,55 @@ func TestVCardAvatarHashInPresence(t *testing.T) {
 		t.Fatalf("the client's own hash was replaced: %s", p)
 	}
 }
+
+// TestVCardPEPConversion checks XEP-0398 both ways: a vCard photo becomes
+// the PEP avatar (contacts with +notify hear of it), and a PEP avatar is
+// what vCard readers and presence see.
+func TestVCardPEPConversion(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "pw-alice-123")
+	srv.AddUser(t, "bob", "pw-bob-123")
+	alice := srv.LoginAvailable(t, "alice", "pw-alice-123", "phone")
+	bob := srv.LoginAvailable(t, "bob", "pw-bob-123", "laptop")
+	befriend(t, alice, bob)
+	ab := alice.JID.Bare().String()
+	announceCaps(t, bob, nsAvatarMeta+"+notify")
+
+	// vCard -> PEP.
+	img := []byte("first image")
+	sum := sha1.Sum(img)
+	id := hex.EncodeToString(sum[:])
+	b64 := base64.StdEncoding.EncodeToString(img)
+	wantResult(t, alice.IQ("<iq type='set' id='s1'><vCard xmlns='vcard-temp'><FN>Alice</FN><PHOTO><TYPE>image/jpeg</TYPE><BINVAL>"+b64+"</BINVAL></PHOTO></vCard></iq>"))
+	ev := bob.Expect("avatar metadata from the vCard", isEvent(ab, nsAvatarMeta, "items"))
+	info := eventItem(ev).Child(nsAvatarMeta, "metadata").Child(nsAvatarMeta, "info")
+	if info == nil || info.Get("id") != id || info.Get("type") != "image/jpeg" || info.Get("bytes") != "11" {
+		t.Fatalf("metadata %s, want id %s", ev, id)
+	}
+	items := itemsOf(t, fetchItems(bob, ab, nsAvatarData, "><item id='"+id+"'/></items"))
+	if len(items) != 1 || items[0].ChildText(nsAvatarData, "data") != b64 {
+		t.Fatalf("avatar data: %v", items)
+	}
+
+	// PEP -> vCard and presence.
+	img2 := []byte("second image")
+	sum2 := sha1.Sum(img2)
+	id2 := hex.EncodeToString(sum2[:])
+	b64b := base64.StdEncoding.EncodeToString(img2)
+	publish(t, alice, nsAvatarData, id2, "<data xmlns='urn:xmpp:avatar:data'>"+b64b+"</data>")
+	publish(t, alice, nsAvatarMeta, id2, "<metadata xmlns='urn:xmpp:avatar:metadata'><info id='"+id2+"' bytes='12' type='image/png'/></metadata>")
+	res := bob.IQ("<iq type='get' id='g1' to='" + ab + "'><vCard xmlns='vcard-temp'/></iq>")
+	v := res.Child(nsVCard, "vCard")
+	if v == nil || v.ChildText(nsVCard, "FN") != "Alice" || v.Child(nsVCard, "PHOTO").ChildText(nsVCard, "BINVAL") != b64b ||
+		v.Child(nsVCard, "PHOTO").ChildText(nsVCard, "TYPE") != "image/png" {
+		t.Fatalf("vCard after a PEP avatar: %s", res)
+	}
+	alice.Send("<presence><show>chat</show></presence>")
+	p := bob.Expect("alice's presence", func(el *stanza.Element) bool {
+		return isPresence(alice.JID.String(), "")(el) && el.ChildText(stanza.NSClient, "show") == "chat"
+	})
+	if x := p.Child(nsVCardUpdate, "x"); x == nil || x.ChildText(nsVCardUpdate, "photo") != id2 {
+		t.Fatalf("presence %s, want photo %s", p, id2)
+	}
+}

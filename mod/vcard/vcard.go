@@ -1,7 +1,11 @@
 // Package vcard implements XEP-0054: vcard-temp, each account's vCard kept
 // by the server and readable by anyone, with XEP-0153: vCard-Based Avatars
-// on the server side: the hash of the vCard's photo is put in the account's
-// broadcast presence when the client does not say it itself.
+// on the server side: the hash of the account's avatar is put in its
+// broadcast presence when the client does not say it itself; and XEP-0398:
+// User Avatar to vCard-Based Avatars Conversion: a vCard photo set is
+// published as the XEP-0084 PEP avatar (hearth/mod/pep), and the PEP
+// avatar, when there is one, is the photo vCard readers get and the hash
+// presence carries.
 //
 // vCards are kept in the Map named MapName: the owner is the account's
 // bare JID; under the key vcardKey the <vCard/> as XML, under photoKey the
@@ -50,7 +54,7 @@ const DefaultMaxSize = 128 << 10
 
 // Module serves vCards on every account and puts their photo hash in
 // presence.
-var Module = module.New("vcard", Config{MaxSize: DefaultMaxSize}, start).WithSection("vcard")
+var Module = module.New("vcard", Config{MaxSize: DefaultMaxSize}, start).WithSection("vcard").WithRequires("pep")
 
 func start(h *module.Host, cfg Config) error {
 	if cfg.MaxSize <= 0 {
@@ -59,6 +63,7 @@ func start(h *module.Host, cfg Config) error {
 	v := &vcards{h: h, cfg: cfg, m: h.Map(MapName)}
 	// XEP-0054 §2: clients look for vcard-temp in their server's disco#info.
 	h.AddFeature(module.ServerTarget, NS)
+	h.AddFeature(module.AccountTarget, NSConversion)
 	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NS, "vCard"), v.get)
 	h.HandleIQ(module.AccountTarget, stanza.Set, module.Name(NS, "vCard"), v.set)
 	h.OnInbound(v.inbound)
@@ -74,18 +79,25 @@ type vcards struct {
 // get returns the account's vCard to anyone (XEP-0054 §3.1), an empty one
 // when none was stored.
 func (v *vcards) get(ctx context.Context, req module.IQRequest) (*stanza.Element, error) {
+	card := stanza.New(NS, "vCard")
 	b, err := v.m.Get(ctx, req.To.String(), vcardKey)
-	if errors.Is(err, storage.ErrNotFound) {
-		return stanza.New(NS, "vCard"), nil
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		if card, err = stanza.NewDecoder(strings.NewReader(string(b)), stanza.Limits{}).Next(); err != nil {
+			return nil, err
+		}
 	}
+	a, ok, err := v.pepAvatar(ctx, req.To)
 	if err != nil {
 		return nil, err
 	}
-	el, err := stanza.NewDecoder(strings.NewReader(string(b)), stanza.Limits{}).Next()
-	if err != nil {
-		return nil, err
+	if ok {
+		card = withPEPAvatar(card, a)
 	}
-	return el, nil
+	return card, nil
 }
 
 // set replaces the account's vCard; only the account may (XEP-0054 §3.2).
@@ -111,7 +123,7 @@ func (v *vcards) set(ctx context.Context, req module.IQRequest) (*stanza.Element
 	} else if err := v.m.Delete(ctx, owner, photoKey); err != nil {
 		return nil, err
 	}
-	return nil, nil
+	return nil, v.publishPhoto(ctx, req.To, card)
 }
 
 // photoHash returns the hex SHA-1 of the vCard's embedded photo
@@ -144,12 +156,12 @@ func (v *vcards) inbound(ctx context.Context, st *stanza.Element, from, _ jid.JI
 	if x := st.Child(NSUpdate, "x"); x != nil && x.Child(NSUpdate, "photo") != nil {
 		return st, nil
 	}
-	b, err := v.m.Get(ctx, from.Bare().String(), photoKey)
-	if errors.Is(err, storage.ErrNotFound) {
+	hash, ok, err := v.currentHash(ctx, from.Bare())
+	if err != nil {
+		v.h.Logger().Error("reading the avatar hash failed", "err", err)
 		return st, nil
 	}
-	if err != nil {
-		v.h.Logger().Error("reading the vCard photo hash failed", "err", err)
+	if !ok {
 		return st, nil
 	}
 	out := st.Copy()
@@ -161,6 +173,25 @@ func (v *vcards) inbound(ctx context.Context, st *stanza.Element, from, _ jid.JI
 		kept = append(kept, c)
 	}
 	out.Children = kept
-	out.Append(stanza.New(NSUpdate, "x").Append(stanza.New(NSUpdate, "photo").AppendText(string(b))))
+	out.Append(stanza.New(NSUpdate, "x").Append(stanza.New(NSUpdate, "photo").AppendText(hash)))
 	return out, nil
+}
+
+// currentHash returns the hash of owner's avatar for presence: the PEP
+// avatar's when there is PEP metadata ("" when it disables the avatar,
+// XEP-0153 §4.3's "no avatar"), else the vCard photo's. ok is false when
+// neither exists.
+func (v *vcards) currentHash(ctx context.Context, owner jid.JID) (string, bool, error) {
+	a, ok, err := v.pepAvatar(ctx, owner)
+	if err != nil || ok {
+		return a.ID, ok, err
+	}
+	b, err := v.m.Get(ctx, owner.String(), photoKey)
+	if errors.Is(err, storage.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return string(b), true, nil
 }
