@@ -204,6 +204,12 @@ func (r *resolver) lookup(c caps, w waiter) (map[string]bool, bool) {
 		r.mu.Unlock()
 		return nil, false
 	}
+	if len(r.pending) >= r.size {
+		// As many queries under way as the cache holds answers: a flood of
+		// made-up verification strings. Ask later.
+		r.mu.Unlock()
+		return nil, false
+	}
 	delete(r.failed, k)
 	r.pending[k] = []waiter{w}
 	r.mu.Unlock()

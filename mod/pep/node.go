@@ -49,12 +49,27 @@ const (
 	fieldNotifyRetract = "pubsub#notify_retract"
 	fieldTitle         = "pubsub#title"
 	fieldRosterGroups  = "pubsub#roster_groups_allowed"
-	fieldDeliver       = "pubsub#deliver_payloads"
-	fieldNotifications = "pubsub#deliver_notifications"
 	fieldType          = "FORM_TYPE"
 )
 
-// form returns the owner's configuration form of c (XEP-0060 §8.2).
+// fixedFields are options whose value this package's behaviour fixes:
+// they are shown in the configuration form and accepted, in configure and
+// publish-options, with that value only, so that clients that state them
+// (bookmarks, message-displayed sync) are not refused for saying what is
+// true anyway.
+var fixedFields = []struct {
+	Var, Type, Value, Label string
+}{
+	{"pubsub#deliver_payloads", stanza.FieldBoolean, "1", "Deliver payloads with event notifications"},
+	{"pubsub#deliver_notifications", stanza.FieldBoolean, "1", "Deliver event notifications"},
+	{"pubsub#notify_delete", stanza.FieldBoolean, "1", "Notify subscribers when the node is deleted"},
+	{"pubsub#notify_config", stanza.FieldBoolean, "0", "Notify subscribers when the configuration changes"},
+	{"pubsub#presence_based_delivery", stanza.FieldBoolean, "1", "Deliver notifications only to available resources"},
+	{"pubsub#purge_offline", stanza.FieldBoolean, "0", "Purge items when the owner goes offline"},
+	{"pubsub#publish_model", stanza.FieldListSingle, "publishers", "Who may publish"},
+}
+
+// form returns the configurable fields of c.
 func (c nodeConfig) form(limit int) *stanza.Form {
 	return &stanza.Form{Type: stanza.FormForm, Fields: []stanza.Field{
 		{Var: fieldType, Type: stanza.FieldHidden, Values: []string{NSNodeConfig}},
@@ -67,9 +82,21 @@ func (c nodeConfig) form(limit int) *stanza.Form {
 		{Var: fieldNotifyRetract, Type: stanza.FieldBoolean, Label: "Notify subscribers when items are retracted", Values: []string{boolValue(c.NotifyRetract)}},
 		{Var: fieldTitle, Type: stanza.FieldTextSingle, Label: "A friendly name for the node", Values: []string{c.Title}},
 		{Var: fieldRosterGroups, Type: stanza.FieldListMulti, Label: "Roster groups allowed to subscribe", Values: slices.Clone(c.RosterGroups)},
-		{Var: fieldDeliver, Type: stanza.FieldBoolean, Label: "Deliver payloads with event notifications", Values: []string{"1"}},
-		{Var: fieldNotifications, Type: stanza.FieldBoolean, Label: "Deliver event notifications", Values: []string{"1"}},
 	}}
+}
+
+// form returns the owner's configuration form of c (XEP-0060 §8.2) with
+// the fixed fields.
+func (c nodeConfig) fullForm(limit int) *stanza.Form {
+	f := c.form(limit)
+	for _, fx := range fixedFields {
+		fd := stanza.Field{Var: fx.Var, Type: fx.Type, Label: fx.Label, Values: []string{fx.Value}}
+		if fx.Type == stanza.FieldListSingle {
+			fd.Options = []stanza.Option{{Value: fx.Value}}
+		}
+		f.Fields = append(f.Fields, fd)
+	}
+	return f
 }
 
 func boolValue(b bool) string {
@@ -137,11 +164,21 @@ func (c *nodeConfig) setField(f stanza.Field, limit int) error {
 		c.Title = one
 	case fieldRosterGroups:
 		c.RosterGroups = normalGroups(f.Values)
-	case fieldDeliver, fieldNotifications:
-		if b, err := parseBool(one); err != nil || !b {
-			return fmt.Errorf("%s can only be true", f.Var)
-		}
 	default:
+		for _, fx := range fixedFields {
+			if fx.Var != f.Var {
+				continue
+			}
+			same := one == fx.Value
+			if fx.Type == stanza.FieldBoolean {
+				b, err := parseBool(one)
+				same = err == nil && boolValue(b) == fx.Value
+			}
+			if !same {
+				return fmt.Errorf("%s can only be %s here", f.Var, fx.Value)
+			}
+			return nil
+		}
 		return fmt.Errorf("unsupported option %s", f.Var)
 	}
 	return nil

@@ -31,7 +31,9 @@ func TestApplyOptions(t *testing.T) {
 		{fieldMaxItems, "lots"},
 		{fieldPersist, "maybe"},
 		{fieldSendLast, "always"},
-		{fieldDeliver, "0"},
+		{"pubsub#deliver_payloads", "0"},
+		{"pubsub#notify_config", "1"},
+		{"pubsub#publish_model", "open"},
 		{"pubsub#unknown", "1"},
 	} {
 		if _, err := defaultConfig().apply(submit(bad...), limit); err == nil {
@@ -57,7 +59,10 @@ func TestMeets(t *testing.T) {
 		{[]string{fieldSendLast, sendOnSubPresence}, true},
 		{[]string{fieldRosterGroups, "b"}, true},
 		{[]string{fieldRosterGroups, "c"}, false},
-		{[]string{fieldDeliver, "true"}, true},
+		{[]string{"pubsub#deliver_payloads", "true"}, true},
+		{[]string{"pubsub#notify_delete", "1"}, true},
+		{[]string{"pubsub#publish_model", "publishers"}, true},
+		{[]string{"pubsub#notify_config", "true"}, false},
 		{[]string{"pubsub#unknown", "x"}, false},
 	} {
 		err := node.meets(submit(tc.opts...), limit)
@@ -71,7 +76,7 @@ func TestMeets(t *testing.T) {
 // yields the same configuration.
 func TestFormRoundTrip(t *testing.T) {
 	c := nodeConfig{Access: accessRoster, MaxItems: 7, Persist: true, SendLast: sendOnSub, Title: "t", RosterGroups: []string{"a", "b"}}
-	f := c.form(10)
+	f := c.fullForm(10)
 	f.Type = stanza.FormSubmit
 	back, err := defaultConfig().apply(f, 10)
 	if err != nil {

@@ -58,10 +58,10 @@ func (p *service) ownerGet(ctx context.Context, req module.IQRequest) (*stanza.E
 			return nil, itemNotFound("no such node")
 		}
 		return stanza.New(NSOwner, "pubsub").Append(
-			stanza.New(NSOwner, "configure", "node", node).Append(cfg.form(p.cfg.MaxItems).Element())), nil
+			stanza.New(NSOwner, "configure", "node", node).Append(cfg.fullForm(p.cfg.MaxItems).Element())), nil
 	case "default":
 		return stanza.New(NSOwner, "pubsub").Append(
-			stanza.New(NSOwner, "default").Append(defaultConfig().form(p.cfg.MaxItems).Element())), nil
+			stanza.New(NSOwner, "default").Append(defaultConfig().fullForm(p.cfg.MaxItems).Element())), nil
 	case "affiliations":
 		return nil, unsupported("modify-affiliations")
 	case "subscriptions":
