@@ -108,3 +108,43 @@ func TestBookmarksCompat(t *testing.T) {
 	// Unchanged bookmarks are not published again.
 	modern.ExpectNone("a notification for an unchanged bookmark", isEvent(ab, nsBookmarks2, "items"), quiet)
 }
+
+// TestBookmarksConversion checks XEP-0411: XEP-0048 bookmarks published in
+// PEP, XEP-0402 bookmarks and private XML storage stay the same bookmarks.
+func TestBookmarksConversion(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "pw-alice-123")
+	old := srv.LoginAvailable(t, "alice", "pw-alice-123", "old")
+	modern := srv.LoginAvailable(t, "alice", "pw-alice-123", "modern")
+	ab := old.JID.Bare().String()
+	announceCaps(t, modern, nsBookmarks2+"+notify")
+	whitelist := []string{"pubsub#persist_items", "true", "pubsub#access_model", "whitelist"}
+
+	publish(t, old, nsBookmarks1, "current", "<storage xmlns='storage:bookmarks'><conference jid='a@muc.example' name='A' autojoin='true'/></storage>", whitelist...)
+	if ev := modern.Expect("converted bookmark", isEvent(ab, nsBookmarks2, "items")); eventItem(ev).Get("id") != "a@muc.example" {
+		t.Fatalf("notification %s", ev)
+	}
+	legacyRooms := func() []string {
+		items := itemsOf(t, fetchItems(old, ab, nsBookmarks1, ""))
+		if len(items) != 1 || items[0].Get("id") != "current" {
+			t.Fatalf("storage:bookmarks node: %v", items)
+		}
+		var out []string
+		for _, c := range items[0].Child(nsBookmarks1, "storage").Elements() {
+			out = append(out, c.Get("jid"))
+		}
+		return out
+	}
+	publish(t, modern, nsBookmarks2, "b@muc.example", "<conference xmlns='urn:xmpp:bookmarks:1' name='B'/>", whitelist...)
+	if got := legacyRooms(); !slices.Equal(got, []string{"a@muc.example", "b@muc.example"}) {
+		t.Fatalf("PEP storage:bookmarks after a XEP-0402 publish: %v", got)
+	}
+	wantResult(t, old.IQ("<iq type='set' id='s1'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'><conference jid='b@muc.example' name='B'/></storage></query></iq>"))
+	if got := legacyRooms(); !slices.Equal(got, []string{"b@muc.example"}) {
+		t.Fatalf("PEP storage:bookmarks after a private set: %v", got)
+	}
+	if items := itemsOf(t, fetchItems(modern, ab, nsBookmarks2, "")); len(items) != 1 || items[0].Get("id") != "b@muc.example" {
+		t.Fatalf("XEP-0402 bookmarks: %v", items)
+	}
+}

@@ -123,3 +123,36 @@ func Retract(ctx context.Context, h *module.Host, owner jid.JID, node string, id
 	}
 	return err
 }
+
+// ChangeHook is told that owner's node changed: an item was published or
+// retracted, the node purged or deleted (by the owner or through this
+// API). It runs after the change is stored and notified, with no lock held,
+// in the goroutine that made the change; it may use this API, also on the
+// same node (a hook that publishes must stop when nothing changes).
+type ChangeHook func(ctx context.Context, owner jid.JID, node string)
+
+// OnChange registers fn for changes of node on h's virtual host. It may
+// only be called from a start function (of a module that requires pep).
+func OnChange(h *module.Host, node string, fn ChangeHook) error {
+	p, err := serviceFor(h)
+	if err != nil {
+		return err
+	}
+	p.hooksMu.Lock()
+	defer p.hooksMu.Unlock()
+	if p.hooks == nil {
+		p.hooks = map[string][]ChangeHook{}
+	}
+	p.hooks[node] = append(p.hooks[node], fn)
+	return nil
+}
+
+// changed runs the change hooks of node.
+func (p *service) changed(ctx context.Context, owner jid.JID, node string) {
+	p.hooksMu.Lock()
+	hooks := p.hooks[node]
+	p.hooksMu.Unlock()
+	for _, fn := range hooks {
+		fn(ctx, owner, node)
+	}
+}

@@ -158,6 +158,7 @@ func (p *service) purge(ctx context.Context, owner jid.JID, el *stanza.Element) 
 		return err
 	}
 	p.notify(ctx, owner, node, cfg, stanza.New(NSEvent, "event").Append(stanza.New(NSEvent, "purge", "node", node)))
+	p.changed(ctx, owner, node)
 	return nil
 }
 
@@ -181,5 +182,6 @@ func (p *service) deleteNode(ctx context.Context, owner jid.JID, el *stanza.Elem
 		return err
 	}
 	p.notify(ctx, owner, node, cfg, stanza.New(NSEvent, "event").Append(stanza.New(NSEvent, "delete", "node", node)))
+	p.changed(ctx, owner, node)
 	return nil
 }

@@ -21,6 +21,7 @@
 package pep
 
 import (
+	"sync"
 	"time"
 
 	"hearth/module"
@@ -177,4 +178,7 @@ type service struct {
 	store    store
 	caps     *resolver
 	interest *interest
+
+	hooksMu sync.Mutex // a leaf
+	hooks   map[string][]ChangeHook
 }

@@ -198,6 +198,7 @@ func (p *service) publish(ctx context.Context, owner, publisher jid.JID, pub, ex
 
 	event := stanza.New(NSEvent, "event").Append(stanza.New(NSEvent, "items", "node", node).Append(eventItem(stored)))
 	p.notify(ctx, owner, node, cfg, event)
+	p.changed(ctx, owner, node)
 	return stanza.New(NS, "pubsub").Append(
 		stanza.New(NS, "publish", "node", node).Append(stanza.New(NS, "item", "id", id))), nil
 }
@@ -283,6 +284,7 @@ func (p *service) retract(ctx context.Context, owner jid.JID, el *stanza.Element
 		}
 		p.notify(ctx, owner, node, cfg, stanza.New(NSEvent, "event").Append(its))
 	}
+	p.changed(ctx, owner, node)
 	return nil
 }
 

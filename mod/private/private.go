@@ -2,7 +2,8 @@
 // compatibility XEP-0402 §5.3 asks of servers for clients still on XEP-0048
 // bookmarks: the storage:bookmarks element lives in the account's
 // urn:xmpp:bookmarks:1 PEP node (hearth/mod/pep), so that clients of either
-// generation see the same bookmarks.
+// generation see the same bookmarks; and XEP-0411: Bookmarks Conversion,
+// which ties XEP-0048 bookmarks published in PEP to the same bookmarks.
 //
 // Other elements are kept in the Map named MapName: the owner is the
 // account's bare JID, the key "{namespace}local", the value the element as
@@ -63,7 +64,10 @@ func start(h *module.Host, cfg Config) error {
 		cfg.MaxEntries = DefaultMaxEntries
 	}
 	p := &store{h: h, cfg: cfg, m: h.Map(MapName)}
-	h.AddFeature(module.AccountTarget, NSBookmarksCompat)
+	h.AddFeature(module.AccountTarget, NSBookmarksCompat, NSConversion)
+	if err := p.startConversion(); err != nil {
+		return err
+	}
 	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NS, "query"), p.get)
 	h.HandleIQ(module.AccountTarget, stanza.Set, module.Name(NS, "query"), p.set)
 	return nil
@@ -134,7 +138,11 @@ func (p *store) set(ctx context.Context, req module.IQRequest) (*stanza.Element,
 		return nil, &stanza.Error{Type: stanza.Modify, Condition: "not-acceptable", Text: "element too large"}
 	}
 	if el.Name.Space == NSBookmarks && el.Name.Local == "storage" {
-		return nil, p.setBookmarks(ctx, req.To, el)
+		if err := p.setBookmarks(context.WithValue(ctx, convertingKey{}, true), req.To, el); err != nil {
+			return nil, err
+		}
+		p.mirror(ctx, req.To) // XEP-0411: the PEP copy, if a client keeps one
+		return nil, nil
 	}
 	owner := req.To.String()
 	if _, err := p.m.Get(ctx, owner, key(el)); errors.Is(err, storage.ErrNotFound) {
