@@ -522,3 +522,65 @@ func TestSlixmppPEPInterop(t *testing.T) {
 		t.Fatalf("slixmpp PEP interop failed: %v\n%s", err, out)
 	}
 }
+
+// TestPEPBadRequests: malformed or unsupported requests get the XEP-0060
+// error, never a crash or silence.
+func TestPEPBadRequests(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "[pep]\nmax_payload_bytes = 300\nmax_nodes = 3\nmax_name_length = 40\n")
+	srv.AddUser(t, "alice", "pw-alice-123")
+	alice := srv.LoginAvailable(t, "alice", "pw-alice-123", "phone")
+	ps := func(body string) string {
+		return "<iq type='set' id='" + alice.NextID() + "'><pubsub xmlns='" + nsPubsub + "'>" + body + "</pubsub></iq>"
+	}
+	owner := func(typ, body string) string {
+		return "<iq type='" + typ + "' id='" + alice.NextID() + "'><pubsub xmlns='" + nsPubsubOwner + "'>" + body + "</pubsub></iq>"
+	}
+	publish(t, alice, "n1", "", "<x xmlns='urn:example'/>")
+	for _, tc := range []struct{ name, iq, cond, app string }{
+		{"no action", ps(""), "bad-request", ""},
+		{"two actions", ps("<publish node='a'><item><x xmlns='u'/></item></publish><retract node='a'><item id='1'/></retract>"), "bad-request", ""},
+		{"no node", ps("<publish><item><x xmlns='u'/></item></publish>"), "bad-request", "nodeid-required"},
+		{"node name too long", ps("<publish node='" + strings.Repeat("n", 41) + "'><item><x xmlns='u'/></item></publish>"), "not-acceptable", ""},
+		{"no item", ps("<publish node='a'/>"), "bad-request", "item-required"},
+		{"two items", ps("<publish node='a'><item><x xmlns='u'/></item><item><x xmlns='u'/></item></publish>"), "bad-request", "invalid-payload"},
+		{"no payload", ps("<publish node='a'><item id='1'/></publish>"), "bad-request", "payload-required"},
+		{"two payloads", ps("<publish node='a'><item><x xmlns='u'/><y xmlns='u'/></item></publish>"), "bad-request", "invalid-payload"},
+		{"payload too big", ps("<publish node='a'><item><x xmlns='u'>" + strings.Repeat("z", 400) + "</x></item></publish>"), "not-acceptable", "payload-too-big"},
+		{"item id too long", ps("<publish node='a'><item id='" + strings.Repeat("i", 41) + "'><x xmlns='u'/></item></publish>"), "not-acceptable", ""},
+		{"options not a submit form", ps("<publish node='a'><item><x xmlns='u'/></item></publish><publish-options><x xmlns='jabber:x:data' type='form'/></publish-options>"), "bad-request", ""},
+		{"options with a bad boolean", ps("<publish node='a'><item><x xmlns='u'/></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>" + nsPubsub + "#publish-options</value></field><field var='pubsub#persist_items' type='boolean'><value>maybe</value></field></x></publish-options>"), "bad-request", ""},
+		{"retract without id", ps("<retract node='n1'><item/></retract>"), "bad-request", "item-required"},
+		{"retract on absent node", ps("<retract node='zz'><item id='1'/></retract>"), "item-not-found", ""},
+		{"instant node", ps("<create/>"), "not-acceptable", "nodeid-required"},
+		{"create existing", ps("<create node='n1'/>"), "conflict", ""},
+		{"subscribe", ps("<subscribe node='n1' jid='alice@localhost'/>"), "feature-not-implemented", "unsupported"},
+		{"configure absent", owner("set", "<configure node='zz'><x xmlns='jabber:x:data' type='submit'/></configure>"), "item-not-found", ""},
+		{"configure without form", owner("set", "<configure node='n1'/>"), "bad-request", ""},
+		{"configure bad value", owner("set", "<configure node='n1'><x xmlns='jabber:x:data' type='submit'><field var='pubsub#access_model'><value>authorize</value></field></x></configure>"), "not-acceptable", ""},
+		{"purge absent", owner("set", "<purge node='zz'/>"), "item-not-found", ""},
+		{"delete absent", owner("set", "<delete node='zz'/>"), "item-not-found", ""},
+		{"owner affiliations", owner("get", "<affiliations node='n1'/>"), "feature-not-implemented", "unsupported"},
+		{"items max_items not a number", "<iq type='get' id='g1'><pubsub xmlns='" + nsPubsub + "'><items node='n1' max_items='x'/></pubsub></iq>", "bad-request", ""},
+	} {
+		res := alice.IQ(tc.iq)
+		e := stanza.ParseError(res)
+		if res.Get("type") != "error" || e == nil || e.Condition != tc.cond {
+			t.Errorf("%s: got %s, want %s", tc.name, res, tc.cond)
+			continue
+		}
+		if tc.app != "" && (e.App == nil || e.App.Name.Local != tc.app) {
+			t.Errorf("%s: got %s, want %s", tc.name, res, tc.app)
+		}
+	}
+	// The node limit: n1 exists; two more fit, the fourth does not.
+	publish(t, alice, "n2", "", "<x xmlns='urn:example'/>")
+	publish(t, alice, "n3", "", "<x xmlns='urn:example'/>")
+	wantPubsubError(t, alice.IQ(publishXML(alice.NextID(), "n4", "", "<x xmlns='urn:example'/>")), "resource-constraint", "")
+	// The configure form round-trips, cancel changes nothing, default works.
+	wantResult(t, alice.IQ(owner("set", "<configure node='n1'><x xmlns='jabber:x:data' type='cancel'/></configure>")))
+	res := alice.IQ(owner("get", "<default/>"))
+	if res.Get("type") != "result" || res.Child(nsPubsubOwner, "pubsub").Child(nsPubsubOwner, "default") == nil {
+		t.Fatalf("default configuration: %s", res)
+	}
+}

@@ -45,9 +45,12 @@ func (p *service) inbound(ctx context.Context, st *stanza.Element, from, _ jid.J
 
 // deliver watches the presence of contacts to a local account: an entity
 // subscribed to the owner's presence that announces capabilities is
-// tracked until it goes unavailable.
+// tracked until it goes unavailable. Only presence to the bare JID counts
+// (broadcasts and answers to probes, RFC 6121 §4.2.2, §4.3.2): directed
+// presence, MUC occupants' among them, goes to a full JID and is not a
+// subscription.
 func (p *service) deliver(ctx context.Context, st *stanza.Element, from, to jid.JID) (*stanza.Element, error) {
-	if st.Name.Local != "presence" || from.IsBare() || from.Bare() == to.Bare() {
+	if st.Name.Local != "presence" || from.IsBare() || !to.IsBare() || from.Bare() == to {
 		return st, nil
 	}
 	owner := to.Bare()
