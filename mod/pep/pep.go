@@ -134,6 +134,7 @@ var features = []string{
 	NS + "#publish-options",
 	NS + "#purge-nodes",
 	NS + "#retract-items",
+	NS + "#retrieve-default",
 	NS + "#retrieve-items",
 }
 
