@@ -33,6 +33,24 @@ type avatar struct {
 // false when there is no metadata at all; an empty ID means the user
 // disabled the avatar (XEP-0084 §4.2).
 func (v *vcards) pepAvatar(ctx context.Context, owner jid.JID) (a avatar, ok bool, err error) {
+	a, ok, err = v.pepAvatarInfo(ctx, owner)
+	if err != nil || a.ID == "" {
+		return a, ok, err
+	}
+	data, err := pep.Items(ctx, v.h, owner, NSAvatarData)
+	if err != nil {
+		return avatar{}, false, err
+	}
+	for _, it := range data {
+		if it.ID == a.ID && it.Payload != nil {
+			a.Data = strings.Join(strings.Fields(it.Payload.Text()), "")
+		}
+	}
+	return a, true, nil
+}
+
+// pepAvatarInfo is pepAvatar without the data: what presence needs.
+func (v *vcards) pepAvatarInfo(ctx context.Context, owner jid.JID) (a avatar, ok bool, err error) {
 	meta, err := pep.Items(ctx, v.h, owner, NSAvatarMetadata)
 	if err != nil || len(meta) == 0 {
 		return avatar{}, false, err
@@ -45,17 +63,7 @@ func (v *vcards) pepAvatar(ctx context.Context, owner jid.JID) (a avatar, ok boo
 	if info == nil {
 		return avatar{}, true, nil
 	}
-	a = avatar{ID: info.Get("id"), Type: info.Get("type")}
-	data, err := pep.Items(ctx, v.h, owner, NSAvatarData)
-	if err != nil {
-		return avatar{}, false, err
-	}
-	for _, it := range data {
-		if it.ID == a.ID && it.Payload != nil {
-			a.Data = strings.Join(strings.Fields(it.Payload.Text()), "")
-		}
-	}
-	return a, true, nil
+	return avatar{ID: info.Get("id"), Type: info.Get("type")}, true, nil
 }
 
 // withPEPAvatar returns card with its PHOTO replaced by the PEP avatar a
@@ -94,7 +102,7 @@ func (v *vcards) publishPhoto(ctx context.Context, owner jid.JID, card *stanza.E
 	}
 	sum := sha1.Sum(img)
 	id := hex.EncodeToString(sum[:])
-	if cur, ok, err := v.pepAvatar(ctx, owner); err != nil || ok && cur.ID == id {
+	if cur, ok, err := v.pepAvatarInfo(ctx, owner); err != nil || ok && cur.ID == id {
 		return err
 	}
 	typ := photo.ChildText(NS, "TYPE")

@@ -182,7 +182,7 @@ func (v *vcards) inbound(ctx context.Context, st *stanza.Element, from, _ jid.JI
 // XEP-0153 §4.3's "no avatar"), else the vCard photo's. ok is false when
 // neither exists.
 func (v *vcards) currentHash(ctx context.Context, owner jid.JID) (string, bool, error) {
-	a, ok, err := v.pepAvatar(ctx, owner)
+	a, ok, err := v.pepAvatarInfo(ctx, owner)
 	if err != nil || ok {
 		return a.ID, ok, err
 	}
