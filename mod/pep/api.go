@@ -94,10 +94,10 @@ func Publish(ctx context.Context, h *module.Host, owner jid.JID, node, id string
 		}
 		extra = stanza.New(NS, "publish-options").Append(f.Element())
 	}
-	_, err = p.publish(ctx, owner, owner, pub, extra)
+	_, err = p.publish(ctx, owner, pub, extra)
 	var se *stanza.Error
 	if extra != nil && errors.As(err, &se) && se.App != nil && se.App.Name.Local == "precondition-not-met" {
-		_, err = p.publish(ctx, owner, owner, pub, nil)
+		_, err = p.publish(ctx, owner, pub, nil)
 	}
 	return err
 }

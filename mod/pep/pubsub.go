@@ -30,7 +30,7 @@ func (p *service) set(ctx context.Context, req module.IQRequest) (*stanza.Elemen
 	owner := req.To
 	switch action.Name.Local {
 	case "publish":
-		return p.publish(ctx, owner, req.From, action, extra)
+		return p.publish(ctx, owner, action, extra)
 	case "retract":
 		return nil, p.retract(ctx, owner, action)
 	default:
@@ -96,7 +96,7 @@ func optionsForm(el *stanza.Element) (*stanza.Form, error) {
 
 // publish implements XEP-0060 §7.1 with auto-create (§7.1.4) and
 // publish-options (§7.1.5).
-func (p *service) publish(ctx context.Context, owner, publisher jid.JID, pub, extra *stanza.Element) (*stanza.Element, error) {
+func (p *service) publish(ctx context.Context, owner jid.JID, pub, extra *stanza.Element) (*stanza.Element, error) {
 	node, err := p.nodeName(pub)
 	if err != nil {
 		return nil, err
