@@ -52,24 +52,34 @@ func clientCapsVer(features []string) string {
 // server sends as soon as it knows them. It returns the presence sent.
 func announceCaps(t *testing.T, c *xmpptest.Client, features ...string) string {
 	t.Helper()
+	return announceCapsN(t, c, 1, features...)
+}
+
+// announceCapsN is announceCaps for a client whose presence reaches the
+// PEP services of several virtual hosts, each of which asks once: it
+// answers queries queries.
+func announceCapsN(t *testing.T, c *xmpptest.Client, queries int, features ...string) string {
+	t.Helper()
 	const syncNode = "urn:hearth:test:sync"
 	publish(t, c, syncNode, "s", "<sync xmlns='urn:hearth:test'/>", "pubsub#access_model", "whitelist")
 	features = append(slices.Clone(features), syncNode+"+notify", "urn:hearth:test:"+c.JID.String()+":"+c.NextID())
 	ver := clientCapsVer(features)
 	pres := "<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://hearth.test/client' ver='" + ver + "'/></presence>"
 	c.Send(pres)
-	q := c.Expect("disco#info query about caps", func(el *stanza.Element) bool {
-		return el.Name.Local == "iq" && el.Get("type") == "get" && el.Child(nsDiscoInfo, "query") != nil
-	})
-	if node := q.Child(nsDiscoInfo, "query").Get("node"); node != "https://hearth.test/client#"+ver {
-		t.Fatalf("caps query for node %q", node)
-	}
 	var b strings.Builder
 	for _, f := range features {
 		b.WriteString("<feature var='" + f + "'/>")
 	}
-	c.Send(fmt.Sprintf("<iq type='result' id='%s' to='%s'><query xmlns='%s' node='%s'><identity category='client' type='pc' name='hearth-test'/>%s</query></iq>",
-		q.Get("id"), q.Get("from"), nsDiscoInfo, q.Child(nsDiscoInfo, "query").Get("node"), b.String()))
+	for range queries {
+		q := c.Expect("disco#info query about caps", func(el *stanza.Element) bool {
+			return el.Name.Local == "iq" && el.Get("type") == "get" && el.Child(nsDiscoInfo, "query") != nil
+		})
+		if node := q.Child(nsDiscoInfo, "query").Get("node"); node != "https://hearth.test/client#"+ver {
+			t.Fatalf("caps query for node %q", node)
+		}
+		c.Send(fmt.Sprintf("<iq type='result' id='%s' to='%s'><query xmlns='%s' node='%s'><identity category='client' type='pc' name='hearth-test'/>%s</query></iq>",
+			q.Get("id"), q.Get("from"), nsDiscoInfo, q.Child(nsDiscoInfo, "query").Get("node"), b.String()))
+	}
 	c.Expect("the sync node's last item", func(el *stanza.Element) bool {
 		return isEvent(c.JID.Bare().String(), syncNode, "items")(el) && el.Get("to") == c.JID.String()
 	})
@@ -582,5 +592,31 @@ func TestPEPBadRequests(t *testing.T) {
 	res := alice.IQ(owner("get", "<default/>"))
 	if res.Get("type") != "result" || res.Child(nsPubsubOwner, "pubsub").Child(nsPubsubOwner, "default") == nil {
 		t.Fatalf("default configuration: %s", res)
+	}
+}
+
+// TestPEPAcrossHosts: the owner's service on one virtual host learns the
+// caps of a contact on another (its own disco#info query, from the
+// owner's bare JID) and notifies it; a stranger on the other host fetches
+// an open bundle.
+func TestPEPAcrossHosts(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, `hosts = ["a.example", "b.example"]`)
+	srv.AddUser(t, "alice@a.example", "pw-alice-123")
+	srv.AddUser(t, "bob@b.example", "pw-bob-123")
+	srv.AddUser(t, "carol@b.example", "pw-carol-123")
+	alice := srv.LoginAvailable(t, "alice@a.example", "pw-alice-123", "phone")
+	bob := srv.LoginAvailable(t, "bob@b.example", "pw-bob-123", "laptop")
+	carol := srv.LoginAvailable(t, "carol@b.example", "pw-carol-123", "pc")
+	befriend(t, alice, bob)
+	// bob's own host and alice's each ask once.
+	announceCapsN(t, bob, 2, nsOMEMODevices+"+notify")
+	publish(t, alice, nsOMEMODevices, "current", "<devices xmlns='urn:xmpp:omemo:2'><device id='7'/></devices>", "pubsub#access_model", "open")
+	if ev := bob.Expect("device list from the other host", isEvent("alice@a.example", nsOMEMODevices, "items")); eventItem(ev).Get("id") != "current" {
+		t.Fatalf("notification %s", ev)
+	}
+	publish(t, alice, nsOMEMOBundles, "7", "<bundle xmlns='urn:xmpp:omemo:2'/>", "pubsub#access_model", "open", "pubsub#max_items", "max")
+	if items := itemsOf(t, fetchItems(carol, "alice@a.example", nsOMEMOBundles, "")); len(items) != 1 || items[0].Get("id") != "7" {
+		t.Fatalf("bundle across hosts: %v", items)
 	}
 }
