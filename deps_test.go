@@ -27,8 +27,9 @@ var allowedImports = map[string][]string{
 	"router":                   {"jid", "stanza", "stream", "module", "storage", "sasl"},
 	"config":                   {},
 	// dump reads and writes per-user data through the exported API of the
-	// modules that own it (mod/roster), which takes a module.Host.
-	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster"},
+	// modules that own it (mod/roster, which takes a module.Host; mod/vcard,
+	// mod/private and mod/pep, which take the store).
+	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster", "mod/vcard", "mod/private", "mod/pep"},
 	// mod/* may import module, stanza, jid, storage, sasl and the modules
 	// they declare in Requires (checked below by modRequires).
 	"server":   {"*", "!cmd/hearth", "!xmpptest"},

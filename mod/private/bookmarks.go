@@ -65,19 +65,9 @@ func (p *store) setBookmarks(ctx context.Context, owner jid.JID, st *stanza.Elem
 		if c.Name.Space != NSBookmarks || c.Name.Local != "conference" {
 			continue
 		}
-		room, err := jid.Parse(c.Get("jid"))
-		if err != nil || room.Local() == "" || !room.IsBare() {
-			return &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "conference without a valid room jid"}
-		}
-		id := room.String()
-		conf := stanza.New(NSBookmarks2, "conference").Set("name", c.Get("name"))
-		if a := c.Get("autojoin"); a == "true" || a == "1" {
-			conf.Set("autojoin", "true")
-		}
-		for _, child := range []string{"nick", "password"} {
-			if el := c.Child(NSBookmarks, child); el != nil {
-				conf.Append(stanza.New(NSBookmarks2, child).AppendText(el.Text()))
-			}
+		id, conf, err := convert(c)
+		if err != nil {
+			return err
 		}
 		keep[id] = true
 		if old[id] == conf.String() {
@@ -94,4 +84,23 @@ func (p *store) setBookmarks(ctx context.Context, owner jid.JID, st *stanza.Elem
 		}
 	}
 	return pep.Retract(ctx, p.h, owner, NSBookmarks2, gone...)
+}
+
+// convert returns the XEP-0402 item id and <conference/> of a XEP-0048
+// <conference/>, or bad-request when its room JID is not a valid bare JID.
+func convert(c *stanza.Element) (string, *stanza.Element, error) {
+	room, err := jid.Parse(c.Get("jid"))
+	if err != nil || room.Local() == "" || !room.IsBare() {
+		return "", nil, &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "conference without a valid room jid"}
+	}
+	conf := stanza.New(NSBookmarks2, "conference").Set("name", c.Get("name"))
+	if a := c.Get("autojoin"); a == "true" || a == "1" {
+		conf.Set("autojoin", "true")
+	}
+	for _, child := range []string{"nick", "password"} {
+		if el := c.Child(NSBookmarks, child); el != nil {
+			conf.Append(stanza.New(NSBookmarks2, child).AppendText(el.Text()))
+		}
+	}
+	return room.String(), conf, nil
 }
