@@ -620,3 +620,38 @@ func TestPEPAcrossHosts(t *testing.T) {
 		t.Fatalf("bundle across hosts: %v", items)
 	}
 }
+
+// TestPEPConcurrentPublish: two resources publishing to one node at once
+// lose no item (the per-account lock), and republishing an id replaces
+// the item and makes it the newest.
+func TestPEPConcurrentPublish(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "pw-alice-123")
+	a1 := srv.LoginAvailable(t, "alice", "pw-alice-123", "one")
+	a2 := srv.LoginAvailable(t, "alice", "pw-alice-123", "two")
+	ab := a1.JID.Bare().String()
+	const n = 15
+	for i, c := range []*xmpptest.Client{a1, a2} {
+		for j := range n {
+			c.Send(publishXML(fmt.Sprintf("p%d-%d", i, j), "urn:example:log", fmt.Sprintf("%d-%d", i, j), "<x xmlns='urn:example'/>", "pubsub#max_items", "max"))
+		}
+	}
+	for i, c := range []*xmpptest.Client{a1, a2} {
+		for j := range n {
+			id := fmt.Sprintf("p%d-%d", i, j)
+			res := c.Expect("publish result "+id, isReplyTo(id))
+			if res.Get("type") != "result" {
+				t.Fatalf("publish %s: %s", id, res)
+			}
+		}
+	}
+	if items := itemsOf(t, fetchItems(a1, ab, "urn:example:log", "")); len(items) != 2*n {
+		t.Fatalf("%d items after concurrent publishes, want %d", len(items), 2*n)
+	}
+	publish(t, a1, "urn:example:log", "0-0", "<x xmlns='urn:example'>again</x>", "pubsub#max_items", "max")
+	items := itemsOf(t, fetchItems(a1, ab, "urn:example:log", ""))
+	if last := items[len(items)-1]; len(items) != 2*n || last.Get("id") != "0-0" || last.FirstElement().Text() != "again" {
+		t.Fatalf("republished item: %d items, last %s", len(items), last)
+	}
+}
