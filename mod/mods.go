@@ -39,6 +39,7 @@ func All() []*module.Definition {
 		mam.Module, // after roster, which it requires
 		push.Module,
 		pep.Module, // after roster, which it requires
+		pep.ServiceModule,
 		vcard.Module,
 		private.Module, // after pep, which it requires
 		disco.Module,   // last: it answers from every other module's registrations

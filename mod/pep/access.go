@@ -14,6 +14,18 @@ func (p *service) mayRead(ctx context.Context, owner, requester jid.JID, cfg nod
 	if requester.Bare() == owner || cfg.Access == accessOpen {
 		return nil
 	}
+	if owner.Local() == "" {
+		// A node of the standalone service: its owners stand for the
+		// account, the first one's roster decides (service.go).
+		if slices.Contains(cfg.Owners, requester.Bare().String()) {
+			return nil
+		}
+		first, err := jid.Parse(firstOf(cfg.Owners))
+		if err != nil {
+			return pubsubError("not-allowed", "closed-node", "")
+		}
+		owner = first
+	}
 	if cfg.Access == accessWhitelist {
 		return pubsubError("not-allowed", "closed-node", "")
 	}
@@ -57,4 +69,11 @@ func allows(cfg nodeConfig, it roster.Item) bool {
 // model.
 func mayNotify(cfg nodeConfig, it roster.Item) bool {
 	return it.Subscription.HasFrom() && allows(cfg, it)
+}
+
+func firstOf(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	return ss[0]
 }

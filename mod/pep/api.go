@@ -94,10 +94,10 @@ func Publish(ctx context.Context, h *module.Host, owner jid.JID, node, id string
 		}
 		extra = stanza.New(NS, "publish-options").Append(f.Element())
 	}
-	_, err = p.publish(ctx, owner, pub, extra)
+	_, err = p.publish(ctx, owner, pub, extra, defaultConfig())
 	var se *stanza.Error
 	if extra != nil && errors.As(err, &se) && se.App != nil && se.App.Name.Local == "precondition-not-met" {
-		_, err = p.publish(ctx, owner, pub, nil)
+		_, err = p.publish(ctx, owner, pub, nil, defaultConfig())
 	}
 	return err
 }

@@ -32,6 +32,11 @@ type nodeConfig struct {
 	NotifyRetract bool     `json:"notify_retract"`
 	Title         string   `json:"title,omitempty"`
 	RosterGroups  []string `json:"roster_groups,omitempty"`
+
+	// Nodes of the standalone service (service.go) only: the bare JIDs
+	// with the owner affiliation (the creator) and the subscribed JIDs.
+	Owners        []string `json:"owners,omitempty"`
+	Subscriptions []string `json:"subscriptions,omitempty"`
 }
 
 // defaultConfig is the configuration of a new node (XEP-0163 §4.1: the
@@ -215,6 +220,7 @@ func normalGroups(gs []string) []string {
 // value.
 func (c nodeConfig) apply(f *stanza.Form, limit int) (nodeConfig, error) {
 	c.RosterGroups = slices.Clone(c.RosterGroups)
+	c.Owners, c.Subscriptions = slices.Clone(c.Owners), slices.Clone(c.Subscriptions)
 	for _, fd := range f.Fields {
 		if err := c.setField(fd, limit); err != nil {
 			return c, err

@@ -15,6 +15,15 @@ import (
 // subscribed to the owner's presence that the access model admits, each
 // only when its capabilities ask for node+"+notify" (XEP-0163 §4.3).
 func (p *service) notify(ctx context.Context, owner jid.JID, node string, cfg nodeConfig, event *stanza.Element) {
+	if owner.Local() == "" {
+		// A node of the standalone service: its subscribers (service.go).
+		for _, s := range cfg.Subscriptions {
+			if to, err := jid.Parse(s); err == nil {
+				p.send(ctx, owner, to, event)
+			}
+		}
+		return
+	}
 	want := node + "+notify"
 	for _, to := range p.recipients(ctx, owner, cfg, want) {
 		p.send(ctx, owner, to, event)
@@ -56,7 +65,7 @@ func (p *service) recipients(ctx context.Context, owner jid.JID, cfg nodeConfig,
 }
 
 // send routes one notification from owner's bare JID (XEP-0163 §4.3:
-// headline messages).
+// headline messages), or from the standalone service's domain.
 func (p *service) send(ctx context.Context, owner, to jid.JID, children ...*stanza.Element) {
 	msg := stanza.New(stanza.NSClient, "message", "from", owner.String(), "to", to.String(), "type", "headline", "id", newID())
 	for _, c := range children {

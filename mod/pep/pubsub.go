@@ -30,11 +30,11 @@ func (p *service) set(ctx context.Context, req module.IQRequest) (*stanza.Elemen
 	owner := req.To
 	switch action.Name.Local {
 	case "publish":
-		return p.publish(ctx, owner, action, extra)
+		return p.publish(ctx, owner, action, extra, defaultConfig())
 	case "retract":
 		return nil, p.retract(ctx, owner, action)
 	default:
-		return nil, p.create(ctx, owner, action, extra)
+		return nil, p.create(ctx, owner, action, extra, defaultConfig())
 	}
 }
 
@@ -95,8 +95,9 @@ func optionsForm(el *stanza.Element) (*stanza.Form, error) {
 }
 
 // publish implements XEP-0060 §7.1 with auto-create (§7.1.4) and
-// publish-options (§7.1.5).
-func (p *service) publish(ctx context.Context, owner jid.JID, pub, extra *stanza.Element) (*stanza.Element, error) {
+// publish-options (§7.1.5); a node created gets defaults, changed by the
+// options.
+func (p *service) publish(ctx context.Context, owner jid.JID, pub, extra *stanza.Element, defaults nodeConfig) (*stanza.Element, error) {
 	node, err := p.nodeName(pub)
 	if err != nil {
 		return nil, err
@@ -159,7 +160,7 @@ func (p *service) publish(ctx context.Context, owner jid.JID, pub, extra *stanza
 			}
 		}
 	} else {
-		cfg = defaultConfig()
+		cfg = defaults
 		if opts != nil {
 			if cfg, err = cfg.apply(opts, p.cfg.MaxItems); err != nil {
 				unlock()
@@ -297,9 +298,9 @@ func contains(ids []string, id string) bool {
 	return false
 }
 
-// create implements XEP-0060 §8.1 (with §8.1.3 create-and-configure).
-// Instant nodes have no meaning on PEP.
-func (p *service) create(ctx context.Context, owner jid.JID, el, extra *stanza.Element) error {
+// create implements XEP-0060 §8.1 (with §8.1.3 create-and-configure),
+// the node starting from defaults. Instant nodes are not offered.
+func (p *service) create(ctx context.Context, owner jid.JID, el, extra *stanza.Element, defaults nodeConfig) error {
 	if el.Get("node") == "" {
 		return pubsubError("not-acceptable", "nodeid-required", "")
 	}
@@ -307,7 +308,7 @@ func (p *service) create(ctx context.Context, owner jid.JID, el, extra *stanza.E
 	if err != nil {
 		return err
 	}
-	cfg := defaultConfig()
+	cfg := defaults
 	if extra != nil {
 		if extra.Name.Local != "configure" {
 			return badRequest("publish-options do not go with create")
