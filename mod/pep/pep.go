@@ -13,6 +13,10 @@
 // capabilities of unknown verification strings are asked for once with
 // disco#info and the answer verified (XEP-0115 §5.4) before it is cached.
 //
+// The same engine serves a standalone XEP-0060 service when configured
+// (ServiceModule, service.go): nodes owned by the host's users, explicit
+// subscriptions.
+//
 // Storage: node configurations in the Map NodesMapName and the items of
 // each node, in publication order, in the Map ItemsMapName; in both the
 // owner is the account's bare JID and the key the node name. Deleting an
