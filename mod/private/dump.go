@@ -61,7 +61,7 @@ func Import(ctx context.Context, st storage.Store, owner jid.JID, els []*stanza.
 }
 
 // importBookmarks stores a XEP-0048 <storage/> as owner's XEP-0402 node,
-// configured as XEP-0402 §3 says.
+// configured as XEP-0402 says.
 func importBookmarks(ctx context.Context, st storage.Store, owner jid.JID, storageEl *stanza.Element) error {
 	items := stanza.New(pep.NS, "items", "node", NSBookmarks2)
 	n := 0
