@@ -46,7 +46,7 @@ func TestPrivateStorage(t *testing.T) {
 	}
 }
 
-// TestBookmarksCompat checks XEP-0402 (compatibility): XEP-0048 bookmarks in private
+// TestBookmarksCompat checks the compatibility of XEP-0402: XEP-0048 bookmarks in private
 // storage and XEP-0402 bookmarks in PEP are the same bookmarks, and a
 // legacy client's changes reach modern clients as notifications.
 func TestBookmarksCompat(t *testing.T) {

@@ -18,7 +18,7 @@ var bookmarkOptions = []string{
 }
 
 // bookmarks returns owner's XEP-0402 bookmarks as a XEP-0048 <storage/>
-// (XEP-0402 (compatibility)). Extensions have no XEP-0048 form and are left out.
+// (as XEP-0402 asks for compatibility). Extensions have no XEP-0048 form and are left out.
 func (p *store) bookmarks(ctx context.Context, owner jid.JID) (*stanza.Element, error) {
 	items, err := pep.Items(ctx, p.h, owner, NSBookmarks2)
 	if err != nil {
@@ -46,7 +46,7 @@ func (p *store) bookmarks(ctx context.Context, owner jid.JID) (*stanza.Element, 
 
 // setBookmarks makes owner's XEP-0402 bookmarks those of a XEP-0048
 // <storage/>: new and changed conferences are published, conferences no
-// longer listed retracted (XEP-0402 (compatibility)), so clients on either
+// longer listed retracted (as XEP-0402 asks for compatibility), so clients on either
 // specification are notified. <url/> bookmarks have no XEP-0402 form and
 // are dropped.
 func (p *store) setBookmarks(ctx context.Context, owner jid.JID, st *stanza.Element) error {

@@ -1,5 +1,5 @@
 // Package private implements XEP-0049: Private XML Storage, with the
-// compatibility XEP-0402 (compatibility) asks of servers for clients still on XEP-0048
+// compatibility XEP-0402 asks of servers for clients still on XEP-0048
 // bookmarks: the storage:bookmarks element lives in the account's
 // urn:xmpp:bookmarks:1 PEP node (hearth/mod/pep), so that clients of either
 // generation see the same bookmarks; and XEP-0411: Bookmarks Conversion,
@@ -28,7 +28,7 @@ const (
 	NSBookmarks = "storage:bookmarks"
 	// NSBookmarks2 is the XEP-0402 bookmarks namespace and PEP node.
 	NSBookmarks2 = "urn:xmpp:bookmarks:1"
-	// NSBookmarksCompat is the account feature of XEP-0402 (compatibility)
+	// NSBookmarksCompat is the account feature of the XEP-0402
 	// compatibility with XEP-0048 in private XML storage.
 	NSBookmarksCompat = NSBookmarks2 + "#compat"
 )
