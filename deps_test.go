@@ -32,8 +32,9 @@ var allowedImports = map[string][]string{
 	// s2s knows the router only through its own small Router interface.
 	"s2s": {"jid", "stanza"},
 	// dump reads and writes per-user data through the exported API of the
-	// modules that own it (mod/roster), which takes a module.Host.
-	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster"},
+	// modules that own it (mod/roster, which takes a module.Host; mod/vcard,
+	// mod/private and mod/pep, which take the store).
+	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster", "mod/vcard", "mod/private", "mod/pep"},
 	// mod/* may import module, stanza, jid, storage, sasl and the modules
 	// they declare in Requires (checked below by modRequires).
 	"server":   {"*", "!cmd/hearth", "!xmpptest"},
@@ -47,6 +48,9 @@ var modRequires = map[string][]string{
 	"mod/blocking": {"mod/roster"},
 	"mod/mam":      {"mod/roster"},
 	"mod/muc":      {},
+	"mod/pep":      {"mod/roster"},
+	"mod/private":  {"mod/pep"},
+	"mod/vcard":    {"mod/pep"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -86,14 +86,17 @@ func (s *Section) takes(name xml.Name) bool { return slices.Contains(s.Elements,
 
 // Sections returns the sections hearth exports and imports, in the order
 // they are written in a <user/>. A new module that stores per-user data
-// adds its section here: vCard (a <vCard xmlns='vcard-temp'/>), PEP (two
-// <pubsub/>, #owner with the node configurations, then the items),
-// offline messages (<offline-messages/>) and MAM (<archive
-// xmlns='urn:xmpp:pie:0#mam'/> of XEP-0313 <result/>s, oldest first),
-// each in the form XEP-0227 gives it.
+// adds its section here: offline messages (<offline-messages/>) and MAM
+// (<archive xmlns='urn:xmpp:pie:0#mam'/> of XEP-0313 <result/>s, oldest
+// first) are still to come, each in the form XEP-0227 gives it. Private
+// storage comes before PEP: XEP-0048 bookmarks it converts are replaced
+// by the PEP section's when a dump has both.
 func Sections() []Section {
 	return []Section{
 		RosterSection(),
+		VCardSection(),
+		PrivateSection(),
+		PEPSection(),
 		// COMPAT: hearth only. The last unavailable presence (answer to
 		// probes) and last logout time have no XEP-0227 form; carrying them
 		// makes hearth-to-hearth moves lossless.

@@ -10,8 +10,12 @@ import (
 	"testing"
 
 	"hearth/jid"
+	"hearth/mod/pep"
 	"hearth/mod/presence"
+	"hearth/mod/private"
 	"hearth/mod/roster"
+	"hearth/mod/vcard"
+	"hearth/stanza"
 	"hearth/storage"
 	"hearth/storage/memstore"
 	"hearth/storage/sqlstore"
@@ -72,7 +76,7 @@ func TestImportSample(t *testing.T) {
 		got = append(got, r.JID.String()+" "+r.Outcome.String()+" "+strings.Join(r.Warnings, "; "))
 	}
 	want := []string{
-		"alice@example.org created ignored SCRAM-SHA-512 credentials: hearth stores SCRAM-SHA-1 and SCRAM-SHA-256 only; ignored <vCard xmlns='vcard-temp'/>: not supported",
+		"alice@example.org created ignored SCRAM-SHA-512 credentials: hearth stores SCRAM-SHA-1 and SCRAM-SHA-256 only",
 		"bob@example.org created ",
 		"carol@example.org created no password or usable SCRAM credentials: set one with hearth passwd",
 		"zed@example.net created SCRAM-SHA-1 credentials only: SCRAM-SHA-256 logins fail until the password is set again",
@@ -210,5 +214,50 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportPEPPrivateVCard checks the sections of mod/vcard, mod/private
+// and mod/pep: the vCard, private XML, XEP-0048 bookmarks from private XML
+// turned into the XEP-0402 node (the broken room dropped), and PEP nodes
+// with their configuration (a node with items only gets the default one).
+func TestImportPEPPrivateVCard(t *testing.T) {
+	ctx := t.Context()
+	st := memstore.New()
+	importFile(t, st, "testdata/sample.xml", false)
+	alice := jid.MustParse("alice@example.org")
+	els, err := pep.Export(ctx, st, alice)
+	if err != nil || len(els) != 2 {
+		t.Fatalf("PEP export: %v, %v", els, err)
+	}
+	var nodes, access []string
+	for _, c := range els[0].Elements() {
+		f, err := stanza.ParseForm(c.FirstElement())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, c.Get("node"))
+		access = append(access, f.Value("pubsub#access_model"))
+	}
+	wantNodes := []string{"eu.siacs.conversations.axolotl.devicelist", "urn:example:friends", "urn:xmpp:avatar:metadata", "urn:xmpp:bookmarks:1"}
+	if !slices.Equal(nodes, wantNodes) || !slices.Equal(access, []string{"open", "roster", "presence", "whitelist"}) {
+		t.Errorf("nodes %v with access %v", nodes, access)
+	}
+	var items []string
+	for _, n := range els[1].Elements() {
+		for _, it := range n.Elements() {
+			items = append(items, n.Get("node")+"/"+it.Get("id"))
+		}
+	}
+	if !slices.Equal(items, []string{"eu.siacs.conversations.axolotl.devicelist/current", "urn:xmpp:avatar:metadata/abc", "urn:xmpp:bookmarks:1/council@conference.example.org"}) {
+		t.Errorf("items %v", items)
+	}
+	priv, err := private.Export(ctx, st, alice)
+	if err != nil || len(priv) != 1 || len(priv[0].Elements()) != 1 || priv[0].FirstElement().Name.Local != "prefs" {
+		t.Errorf("private export: %v, %v", priv, err)
+	}
+	card, err := vcard.Export(ctx, st, alice)
+	if err != nil || len(card) != 1 || card[0].ChildText(vcard.NS, "FN") != "Alice" {
+		t.Errorf("vCard export: %v, %v", card, err)
 	}
 }

@@ -12,13 +12,16 @@ import (
 	"hearth/mod/mam"
 	"hearth/mod/muc"
 	"hearth/mod/offline"
+	"hearth/mod/pep"
 	"hearth/mod/ping"
 	"hearth/mod/presence"
+	"hearth/mod/private"
 	"hearth/mod/push"
 	"hearth/mod/register"
 	"hearth/mod/roster"
 	xmpptime "hearth/mod/time"
 	"hearth/mod/upload"
+	"hearth/mod/vcard"
 	"hearth/mod/version"
 	"hearth/module"
 )
@@ -41,6 +44,10 @@ func All() []*module.Definition {
 		fast.Module,
 		upload.Module,
 		muc.Module,
-		disco.Module, // last: it answers from every other module's registrations
+		pep.Module, // after roster, which it requires
+		pep.ServiceModule,
+		vcard.Module,
+		private.Module, // after pep, which it requires
+		disco.Module,   // last: it answers from every other module's registrations
 	}
 }

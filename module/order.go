@@ -13,16 +13,19 @@ var hookOrder = map[hookName][]string{
 	// takes it: push only notifies the user's devices and never takes it,
 	// so it comes before offline storage, which does.
 	hookUndelivered: {"push", "offline"},
-	hookUserDeleted: {"presence", "roster", "last", "mam", "muc"},
+	hookUserDeleted: {"presence", "roster", "last", "mam", "muc", "pep"},
 	// A password change: FAST tokens of the other clients go, and their
 	// sessions end.
 	hookPasswordChanged: {"fast"},
 	// Stanzas from local sessions: blocking refuses before anything is
-	// archived; the archive stamps before carbons copy.
-	hookInbound: {"blocking", "mam", "carbons"},
+	// archived; the archive stamps before carbons copy. PEP only watches
+	// the presence that passed (its owner's capabilities); vcard adds the
+	// avatar hash to it.
+	hookInbound: {"blocking", "mam", "carbons", "pep", "vcard"},
 	// Messages to local accounts: blocking drops before archiving; the
-	// archive adds <stanza-id/> before anyone sees the message.
-	hookDeliver: {"blocking", "mam"},
+	// archive adds <stanza-id/> before anyone sees the message. PEP
+	// watches contacts' presence that blocking let through.
+	hookDeliver: {"blocking", "mam", "pep"},
 	// Push notifies devices that got a message only into a queue (a
 	// hibernating or inactive session) after carbons made its copies.
 	hookDelivered: {"carbons", "push"},

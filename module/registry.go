@@ -77,6 +77,9 @@ type Registry struct {
 	services []Service
 	caps     string
 	clients  *entry[Clients]
+
+	accountNodes  *entry[AccountNodes] // accountnodes.go
+	accountIdents []Identity
 }
 
 type entry[F any] struct {

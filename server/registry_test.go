@@ -20,6 +20,11 @@ var notAdvertised = map[module.Target][]string{
 	module.AccountTarget: {
 		"jabber:iq:roster",   // RFC 6121: the roster is core, never a disco feature
 		"jabber:iq:register", // XEP-0077 password change/removal, advertised on the server
+		// XEP-0060 §16.2: owner actions are announced by their pubsub#
+		// features (config-node, purge-nodes, delete-nodes), not by namespace.
+		"http://jabber.org/protocol/pubsub#owner",
+		// XEP-0049 defines no disco feature: clients just try.
+		"jabber:iq:private",
 	},
 }
 

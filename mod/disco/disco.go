@@ -73,24 +73,52 @@ func start(h *module.Host, cfg Config) error {
 	})
 
 	// The router answers only for existing accounts, so no lookup here.
-	accountIdentities := []module.Identity{accountIdentity}
-	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NSInfo, "query"), func(_ context.Context, req module.IQRequest) (*stanza.Element, error) {
-		if req.Payload.Get("node") != "" {
-			// TODO(pep): PEP nodes will answer here.
-			return nil, stanza.NewError("item-not-found")
+	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NSInfo, "query"), func(ctx context.Context, req module.IQRequest) (*stanza.Element, error) {
+		if node := req.Payload.Get("node"); node != "" {
+			// The nodes of the account (PEP) answer for themselves.
+			n := reg.AccountNodes()
+			if n == nil {
+				return nil, stanza.NewError("item-not-found")
+			}
+			children, err := n.NodeInfo(ctx, req.To, req.From, node)
+			if err != nil {
+				return nil, err
+			}
+			return stanza.New(NSInfo, "query", "node", node).Append(nodes(children)...), nil
 		}
-		return info("", accountIdentities, reg.Features(module.AccountTarget), nil), nil
+		ids := append([]module.Identity{accountIdentity}, reg.AccountIdentities()...)
+		return info("", ids, reg.Features(module.AccountTarget), nil), nil
 	})
-	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NSItems, "query"), items)
+	h.HandleIQ(module.AccountTarget, stanza.Get, module.Name(NSItems, "query"), func(ctx context.Context, req module.IQRequest) (*stanza.Element, error) {
+		return items(ctx, reg, req)
+	})
 	return nil
 }
 
-// items answers disco#items of an account: no items yet, and no nodes.
-func items(_ context.Context, req module.IQRequest) (*stanza.Element, error) {
-	if req.Payload.Get("node") != "" {
-		return nil, stanza.NewError("item-not-found")
+// items answers disco#items of an account: the items of the module that
+// serves account nodes (PEP), if any.
+func items(ctx context.Context, reg *module.Registry, req module.IQRequest) (*stanza.Element, error) {
+	node := req.Payload.Get("node")
+	n := reg.AccountNodes()
+	if n == nil {
+		if node != "" {
+			return nil, stanza.NewError("item-not-found")
+		}
+		return stanza.New(NSItems, "query"), nil
 	}
-	return stanza.New(NSItems, "query"), nil
+	children, err := n.Items(ctx, req.To, req.From, node)
+	if err != nil {
+		return nil, err
+	}
+	return stanza.New(NSItems, "query").Set("node", node).Append(nodes(children)...), nil
+}
+
+func nodes(els []*stanza.Element) []stanza.Node {
+	out := make([]stanza.Node, len(els))
+	for i, el := range els {
+		out[i] = el
+	}
+	return out
 }
 
 // info builds a disco#info result. A new tree is built for every reply:

@@ -1,9 +1,11 @@
 package disco_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"hearth/jid"
 	"hearth/mod/disco"
 	"hearth/mod/internal/modtest"
 	"hearth/mod/ping"
@@ -187,4 +189,48 @@ func TestOtherModules(t *testing.T) {
 			`<feature var='http://jabber.org/protocol/disco#items'/>`+
 			`<feature var='urn:example:account'/>`+
 			`</query>`)
+}
+
+// fakeNodes serves one node, "n", readable by alice only.
+type fakeNodes struct{}
+
+func (fakeNodes) Items(_ context.Context, account, from jid.JID, node string) ([]*stanza.Element, error) {
+	if from.Bare().String() != "alice@example.com" || node != "" && node != "n" {
+		return nil, stanza.NewError("item-not-found")
+	}
+	if node == "n" {
+		return []*stanza.Element{stanza.New(disco.NSItems, "item", "jid", account.String(), "name", "i1")}, nil
+	}
+	return []*stanza.Element{stanza.New(disco.NSItems, "item", "jid", account.String(), "node", "n")}, nil
+}
+
+func (fakeNodes) NodeInfo(_ context.Context, _, from jid.JID, node string) ([]*stanza.Element, error) {
+	if from.Bare().String() != "alice@example.com" || node != "n" {
+		return nil, stanza.NewError("item-not-found")
+	}
+	return []*stanza.Element{stanza.New(disco.NSInfo, "identity", "category", "pubsub", "type", "leaf")}, nil
+}
+
+// TestAccountNodes checks that disco asks the module serving account
+// nodes (PEP) for the account's items and node info, and shows its identity.
+func TestAccountNodes(t *testing.T) {
+	env := modtest.New(t, "example.com", memstore.New())
+	nodes := module.New("pep", struct{}{}, func(h *module.Host, _ struct{}) error {
+		h.SetAccountNodes(fakeNodes{}, module.Identity{Category: "pubsub", Type: "pep"})
+		return nil
+	})
+	env.Start(t, nodes, nil)
+	env.Start(t, disco.Module, nil)
+	env.Freeze(t)
+	env.IQ(t, iq("alice@example.com", `<query xmlns='http://jabber.org/protocol/disco#items'/>`)).WantResult(t,
+		`<query xmlns='http://jabber.org/protocol/disco#items'><item jid='alice@example.com' node='n'/></query>`)
+	env.IQ(t, iq("alice@example.com", `<query xmlns='http://jabber.org/protocol/disco#items' node='n'/>`)).WantResult(t,
+		`<query xmlns='http://jabber.org/protocol/disco#items' node='n'><item jid='alice@example.com' name='i1'/></query>`)
+	env.IQ(t, iq("alice@example.com", `<query xmlns='http://jabber.org/protocol/disco#info' node='n'/>`)).WantResult(t,
+		`<query xmlns='http://jabber.org/protocol/disco#info' node='n'><identity category='pubsub' type='leaf'/></query>`)
+	env.IQ(t, iq("alice@example.com", `<query xmlns='http://jabber.org/protocol/disco#info' node='x'/>`)).WantError(t, "cancel", "item-not-found")
+	env.IQ(t, iq("alice@example.com", `<query xmlns='http://jabber.org/protocol/disco#info'/>`)).WantResult(t,
+		`<query xmlns='http://jabber.org/protocol/disco#info'>`+
+			`<identity category='account' type='registered'/><identity category='pubsub' type='pep'/>`+
+			`<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/></query>`)
 }
