@@ -16,8 +16,8 @@ func TestComplianceCommand(t *testing.T) {
 	args := []string{"compliance", "tester@localhost", "--password-stdin", "--server", srv.C2S,
 		"--tls-server", srv.C2STLS, "--http", "http://127.0.0.1:1", "--insecure", "--timeout", "5s"}
 
-	// hearth lacks required features today (PEP, MUC...): exit 1, with
-	// the table on stdout.
+	// Without web listeners and with a self-signed certificate, required
+	// checks fail: exit 1, with the table on stdout.
 	code, out, errOut := runCLI(t, "compliance-pw-1\n", args...)
 	if code != exitFailure || !strings.Contains(errOut, "required compliance checks fail") {
 		t.Errorf("exit %d, stderr %q; want %d", code, errOut, exitFailure)
@@ -26,7 +26,7 @@ func TestComplianceCommand(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !rows["sm"] || !rows["carbons"] || rows["muc"] {
+	if !rows["sm"] || !rows["carbons"] || !rows["muc"] || rows["upload"] {
 		t.Errorf("unexpected rows %v\n%s", rows, out)
 	}
 
