@@ -88,3 +88,45 @@ func TestS2SMUC(t *testing.T) {
 		return el.Name.Local == "presence" && el.Get("from") == room+"/alice" && el.Get("type") == "unavailable"
 	})
 }
+
+// TestS2SPushRemoteApp: push notifications reach an app server on another
+// server (as Conversations' push server is), and its answers come back:
+// after a result the next message notifies again; after an error the
+// registration is disabled (XEP-0357), so the error crossed too.
+func TestS2SPushRemoteApp(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t)
+	a := fedServer(t, "a.example", ca, "")
+	b := fedServer(t, "b.example", ca, "")
+	pin(a, b)
+	pin(b, a)
+	a.AddUser(t, "alice", "pw-alice-1")
+	a.AddUser(t, "bob", "pw-bob-123")
+	b.AddUser(t, "app", "pw-app-123")
+	app := b.Login(t, "app", "pw-app-123", "svc")
+	bob := a.LoginAvailable(t, "bob", "pw-bob-123", "desk")
+	alice := a.Login(t, "alice", "pw-alice-1", "phone")
+	res := alice.IQ("<iq type='set' id='e1'><enable xmlns='urn:xmpp:push:0' jid='app@b.example/svc' node='n1'/></iq>")
+	if res.Get("type") != "result" {
+		t.Fatalf("enable: %s", res)
+	}
+	alice.Close()
+	time.Sleep(100 * time.Millisecond)
+
+	for i, body := range []string{"first", "second"} {
+		bob.Send("<message to='alice@a.example' type='chat'><body>" + body + "</body></message>")
+		iq := app.Expect("a push publish", isPublish)
+		pub := iq.Child(nsPubSub, "pubsub").Child(nsPubSub, "publish")
+		if iq.Get("from") != "alice@a.example" || pub == nil || pub.Get("node") != "n1" {
+			t.Fatalf("publish %d: %s", i, iq)
+		}
+		if i == 0 {
+			app.Send("<iq type='result' id='" + iq.Get("id") + "' to='alice@a.example'/>")
+			continue
+		}
+		app.Send("<iq type='error' id='" + iq.Get("id") + "' to='alice@a.example'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>")
+	}
+	time.Sleep(200 * time.Millisecond)
+	bob.Send("<message to='alice@a.example' type='chat'><body>third</body></message>")
+	app.ExpectNone("a publish after the app server's error", isPublish, 500*time.Millisecond)
+}
