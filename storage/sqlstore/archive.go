@@ -63,7 +63,7 @@ type position struct{ ts, seq int64 }
 // position returns the position of item id of owner, or ErrNotFound.
 func (a archive) position(ctx context.Context, tx *sql.Tx, owner, id string) (position, error) {
 	var p position
-	err := tx.QueryRowContext(ctx, a.s.q.archivePosition, id, owner, a.name).Scan(&p.ts, &p.seq)
+	err := a.txQueryRow(ctx, tx, a.s.q.archivePosition, id, owner, a.name).Scan(&p.ts, &p.seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, storage.ErrNotFound
 	}
@@ -96,7 +96,7 @@ func (a archive) Query(ctx context.Context, owner string, q storage.Query) (stor
 	// complete.
 	page, args := a.pageQuery(owner, q, after, before)
 	var res storage.Result
-	if res.Items, err = scanItems(tx.QueryContext(ctx, page, args...)); err != nil {
+	if res.Items, err = scanItems(a.txQuery(ctx, tx, page, args...)); err != nil {
 		return storage.Result{}, err
 	}
 	res.Complete = q.Limit <= 0 || len(res.Items) <= q.Limit
@@ -116,7 +116,7 @@ func (a archive) Query(ctx context.Context, owner string, q storage.Query) (stor
 		}
 	} else {
 		count, args := a.countQuery(owner, q)
-		if err := tx.QueryRowContext(ctx, count, args...).Scan(&res.Count); err != nil {
+		if err := a.txQueryRow(ctx, tx, count, args...).Scan(&res.Count); err != nil {
 			return storage.Result{}, err
 		}
 		if q.CountLimit > 0 && res.Count > q.CountLimit {
@@ -289,4 +289,20 @@ func (a archive) Count(ctx context.Context, owner string) (int, error) {
 	var n int
 	err := a.s.read.QueryRowContext(ctx, a.s.q.archiveCount, owner, a.name).Scan(&n)
 	return n, err
+}
+
+// txQuery and txQueryRow run q in tx (a read transaction of the read
+// pool) as a prepared statement.
+func (a archive) txQuery(ctx context.Context, tx *sql.Tx, q string, args ...any) (*sql.Rows, error) {
+	if st := a.s.read.txStmt(ctx, tx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, q, args...)
+}
+
+func (a archive) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := a.s.read.txStmt(ctx, tx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, q, args...)
 }

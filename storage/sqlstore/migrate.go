@@ -148,7 +148,7 @@ func Migrate(ctx context.Context, driver, dsn string, opts Options) (from, to in
 		return 0, 0, err
 	}
 	defer s.Close()
-	return migrate(ctx, s.write, s.d)
+	return migrate(ctx, s.write.DB, s.d)
 }
 
 // SchemaVersion returns the version of the schema of the database named by

@@ -85,7 +85,7 @@ func testReopen(t *testing.T, driver, dsn string) {
 	if len(first) != len(ms) {
 		t.Fatalf("schema_version has %d rows after Open, want %d", len(first), len(ms))
 	}
-	if from, to, err := migrate(ctx, s.write, s.d); err != nil || from != len(ms) || to != len(ms) {
+	if from, to, err := migrate(ctx, s.write.DB, s.d); err != nil || from != len(ms) || to != len(ms) {
 		t.Errorf("migrate on an up-to-date database: %d -> %d, err %v; want %d -> %d", from, to, err, len(ms), len(ms))
 	}
 	must(t, s.Accounts().Create(ctx, "example.com", "alice", credentialsFixture()))

@@ -63,7 +63,7 @@ func TestSQLiteQueryPlans(t *testing.T) {
 	)
 	for _, sh := range shapes {
 		t.Run(strings.ReplaceAll(sh.name, " ", "_"), func(t *testing.T) {
-			plan := explain(t, s.read, sh.sql, sh.args)
+			plan := explain(t, s.read.DB, sh.sql, sh.args)
 			for _, line := range plan {
 				if strings.HasPrefix(line, "SCAN ") || !sh.sorted && strings.Contains(line, "TEMP B-TREE") {
 					t.Errorf("plan of %s\n%s\nis\n%s", sh.name, sh.sql, strings.Join(plan, "\n"))

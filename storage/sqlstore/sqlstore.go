@@ -55,7 +55,7 @@ func open(ctx context.Context, driver, dsn string, opts Options) (*store, error)
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := migrate(ctx, s.write, s.d); err != nil {
+	if _, _, err := migrate(ctx, s.write.DB, s.d); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -66,23 +66,28 @@ func open(ctx context.Context, driver, dsn string, opts Options) (*store, error)
 func openDB(driver, dsn string, opts Options) (*store, error) {
 	s := &store{}
 	var err error
+	var write, read *sql.DB
 	switch driver {
 	case "sqlite":
 		s.d = sqliteDialect
-		s.write, s.read, err = openSQLite(dsn, opts)
+		write, read, err = openSQLite(dsn, opts)
 	case "postgres":
 		s.d = postgresDialect
-		s.write, err = openPostgres(dsn, opts)
-		s.read = s.write
+		write, err = openPostgres(dsn, opts)
+		read = write
 	case "mysql":
 		s.d = mysqlDialect
-		s.write, err = openMySQL(dsn, opts)
-		s.read = s.write
+		write, err = openMySQL(dsn, opts)
+		read = write
 	default:
 		return nil, fmt.Errorf("sqlstore: unknown driver %q (want sqlite, postgres or mysql)", driver)
 	}
 	if err != nil {
 		return nil, err
+	}
+	s.write, s.read = newPool(write), newPool(read)
+	if read == write {
+		s.read = s.write
 	}
 	s.q = newStatements(s.d)
 	if driver == "sqlite" {
@@ -96,7 +101,7 @@ func openDB(driver, dsn string, opts Options) (*store, error) {
 // the servers both are the same pool.
 type store struct {
 	d           *dialect
-	write, read *sql.DB
+	write, read *pool
 	q           statements
 	batch       *batcher // group commit of archive inserts; nil: none
 }
