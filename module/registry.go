@@ -49,6 +49,10 @@ type Settings struct {
 	// SCRAMIterations is the iteration count of new credentials ([auth]
 	// scram_iterations); it must match what SASL shows unknown users.
 	SCRAMIterations int
+	// MaxQueueBytes is what one session's output queue may hold before
+	// its stream is closed ([limits] max_queue_size); modules that send a
+	// lot at once pace themselves below it.
+	MaxQueueBytes int
 }
 
 // Registry is everything the modules of one virtual host registered: the

@@ -177,7 +177,7 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	}
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
-		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
+		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, MaxQueueBytes: s.cfg.Limits.MaxQueueSize})
 		for i, d := range mods {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
 			if err := d.Start(h, configs[i]); err != nil {

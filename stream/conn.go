@@ -53,6 +53,18 @@ type Conn struct {
 	writerDone  chan struct{}
 	closeOnce   sync.Once
 	writeTimout time.Duration
+	// Written-notifications (SendTracked): queued counts the entries ever
+	// queued, written those the write loop wrote; a note fires once
+	// written passes its entry.
+	queued  uint64
+	written uint64
+	notes   []writeNote
+}
+
+// writeNote is a SendTracked callback waiting for entry at to be written.
+type writeNote struct {
+	at uint64
+	fn func(ok bool)
 }
 
 func newConn(nc net.Conn, lim stanza.Limits, maxQueue int, writeTimeout time.Duration) *Conn {
@@ -103,7 +115,18 @@ func (c *Conn) Send(st *stanza.Element) bool {
 }
 
 // SendBytes queues already encoded bytes (shared, never modified) like Send.
-func (c *Conn) SendBytes(b []byte) bool {
+func (c *Conn) SendBytes(b []byte) bool { return c.sendBytes(b, nil) }
+
+// SendTracked is Send, and calls written(true) once st was written to the
+// network connection (which says nothing of the peer having read it), or
+// written(false) if the stream ended before. It is not called at all when
+// SendTracked reports false. written runs on the write loop's goroutine,
+// with no lock held, and must not block.
+func (c *Conn) SendTracked(st *stanza.Element, written func(ok bool)) bool {
+	return c.sendBytes(stanza.Append(nil, st, c.ns), written)
+}
+
+func (c *Conn) sendBytes(b []byte, written func(bool)) bool {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -116,6 +139,10 @@ func (c *Conn) SendBytes(b []byte) bool {
 	}
 	c.queue = append(c.queue, b)
 	c.queuedBytes += len(b)
+	c.queued++
+	if written != nil {
+		c.notes = append(c.notes, writeNote{at: c.queued, fn: written})
+	}
 	kind := c.countOut(b) // before the write loop can deliver b
 	c.mu.Unlock()
 	c.traceOut(kind, b)
@@ -132,6 +159,14 @@ func (c *Conn) SendBytes(b []byte) bool {
 // write error.
 func (c *Conn) writeLoop() {
 	defer close(c.writerDone)
+	defer func() {
+		// Nothing more can be written: later sends fail, and what waits
+		// for its write never gets it.
+		c.mu.Lock()
+		c.closing = true
+		c.mu.Unlock()
+		c.fireNotes(false)
+	}()
 	var batch [][]byte
 	for {
 		c.mu.Lock()
@@ -148,6 +183,10 @@ func (c *Conn) writeLoop() {
 				c.nc.Close()
 				return
 			}
+			c.mu.Lock()
+			c.written += uint64(len(batch))
+			c.mu.Unlock()
+			c.fireNotes(true)
 			clear(batch)
 			continue // more may have arrived meanwhile
 		}
@@ -182,6 +221,33 @@ func (c *Conn) writeBatch(batch [][]byte) error {
 	return err
 }
 
+// fireNotes calls the written-notifications of the entries written so
+// far with ok, or, when ok is false (the write loop is ending), all that
+// are left.
+func (c *Conn) fireNotes(ok bool) {
+	c.mu.Lock()
+	n := len(c.notes)
+	if ok {
+		n = 0
+		for n < len(c.notes) && c.notes[n].at <= c.written {
+			n++
+		}
+	}
+	if n == 0 {
+		c.mu.Unlock()
+		return
+	}
+	fire := c.notes[:n:n]
+	c.notes = c.notes[n:]
+	if len(c.notes) == 0 {
+		c.notes = nil
+	}
+	c.mu.Unlock()
+	for _, w := range fire {
+		w.fn(ok)
+	}
+}
+
 // Close ends the stream: it queues err's <stream:error/> (when err is a
 // *stanza.StreamError) and the closing tag, lets the write loop drain, and
 // then closes the connection after a short grace period for the peer's own
@@ -196,6 +262,7 @@ func (c *Conn) Close(err error) {
 		tail = append(tail, "</stream:stream>"...)
 		c.mu.Lock()
 		c.queue = append(c.queue, tail)
+		c.queued++
 		c.closing = true
 		c.mu.Unlock()
 		select {

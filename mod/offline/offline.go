@@ -78,6 +78,12 @@ func start(h *module.Host, cfg Config) error {
 		archive: h.Archive(ArchiveName),
 		max:     cfg.MaxMessages,
 		seed:    maphash.MakeSeed(),
+		window:  h.Settings().MaxQueueBytes / 4,
+		active:  map[module.Session]*delivery{},
+		claimed: map[string]*delivery{},
+	}
+	if o.window <= 0 {
+		o.window = defaultWindow
 	}
 	if o.max > 0 {
 		h.AddFeature(module.ServerTarget, Feature)
@@ -99,13 +105,20 @@ type offline struct {
 	max     int
 	seed    maphash.Seed
 
-	// locks serialise, per owner, the count-then-append of a store and the
-	// read-send-delete of a delivery, so that the limit is exact and a
-	// message is never sent twice or stored after a delivery it should
-	// have been part of. A lock is held across storage calls and
-	// Session.Send (which only enqueues), with no other lock held
-	// (docs/locking.md).
+	// window is how many bytes of stored messages a delivery lets wait
+	// for confirmation (deliver.go).
+	window int
+
+	// locks serialise, per owner, the count-then-append of a store, so
+	// that the limit is exact. A lock is held across storage calls, with
+	// no other lock held (docs/locking.md).
 	locks [lockStripes]sync.Mutex
+
+	// mu guards the running deliveries and their claims (deliver.go); it
+	// is never held across a storage call or a send.
+	mu      sync.Mutex
+	active  map[module.Session]*delivery
+	claimed map[string]*delivery // stored message ID -> delivery holding it
 }
 
 // lock locks owner's stripe and returns its unlock function.
