@@ -280,6 +280,7 @@ func startSender(bob *xmpptest.Client, first, n int, pause func() time.Duration)
 	go func() {
 		for i := first; i < first+n; i++ {
 			msg := fmt.Sprintf("<message to='alice@localhost' type='chat' id='b%d'><body>%s</body></message>", i, body(i))
+			nc.SetWriteDeadline(time.Now().Add(xmpptest.Timeout))
 			if _, err := nc.Write([]byte(msg)); err != nil {
 				done <- err
 				return
