@@ -56,7 +56,8 @@ type delivery struct {
 	tracker module.Tracker // nil: a session that cannot confirm
 	owner   jid.JID
 
-	wake chan struct{} // cap 1: a confirmation arrived, or a rescan
+	wake  chan struct{} // cap 1: a confirmation arrived, or a rescan
+	retry bool          // started for messages another session did not confirm
 
 	// Guarded by o.mu.
 	rescan bool // messages were stored or released meanwhile
@@ -83,23 +84,25 @@ func (o *offline) sessionAvailable(ctx context.Context, s module.Session) {
 	if s.Priority() < 0 {
 		return
 	}
-	o.startDelivery(ctx, s)
+	o.startDelivery(ctx, s, false)
 }
 
 // kickAvailable has owner's available sessions deliver what is stored
 // (a message stored just as a session became available, or one another
-// session did not confirm).
-func (o *offline) kickAvailable(ctx context.Context, owner jid.JID, except module.Session) {
+// session did not confirm: then retry is set).
+func (o *offline) kickAvailable(ctx context.Context, owner jid.JID, except module.Session, retry bool) {
 	for _, s := range available(o.h.Sessions(owner)) {
 		if s != except {
-			o.startDelivery(ctx, s)
+			o.startDelivery(ctx, s, retry)
 		}
 	}
 }
 
 // startDelivery starts delivering to s, or makes its running delivery
-// look for new messages.
-func (o *offline) startDelivery(ctx context.Context, s module.Session) {
+// look for new messages. A retry delivery that fails in turn does not
+// hand its messages on again: two sessions that are going away (still in
+// the table for a moment) must not pass them back and forth.
+func (o *offline) startDelivery(ctx context.Context, s module.Session, retry bool) {
 	o.mu.Lock()
 	if d := o.active[s]; d != nil {
 		d.rescan = true
@@ -107,7 +110,7 @@ func (o *offline) startDelivery(ctx context.Context, s module.Session) {
 		d.signal()
 		return
 	}
-	d := &delivery{o: o, s: s, owner: s.JID().Bare(), wake: make(chan struct{}, 1)}
+	d := &delivery{o: o, s: s, owner: s.JID().Bare(), wake: make(chan struct{}, 1), retry: retry}
 	d.tracker, _ = s.(module.Tracker)
 	o.active[s] = d
 	o.mu.Unlock()
@@ -170,9 +173,9 @@ func (d *delivery) step(ctx context.Context) bool {
 		}
 		delete(o.active, d.s)
 		o.mu.Unlock()
-		if dead {
+		if dead && !d.retry {
 			// What this session did not confirm may go to another one.
-			o.kickAvailable(ctx, d.owner, d.s)
+			o.kickAvailable(ctx, d.owner, d.s, true)
 		}
 		return true
 	}

@@ -3,8 +3,11 @@
 // account with no available session of non-negative priority is stored,
 // with a XEP-0203 <delay/> saying when the server received it, and
 // delivered to the next session that sends initial presence with a
-// non-negative priority, in the order the messages arrived; delivered
-// messages are deleted.
+// non-negative priority, in the order the messages arrived. A message is
+// deleted once that session's client has it — acknowledged it with
+// XEP-0198 stream management, or, without, once it was written to the
+// connection — and delivery is paced below the session's output queue
+// limit (deliver.go).
 //
 // What is stored follows XEP-0160 §3 and the XEP-0334 processing hints
 // (see classify): <no-store/> messages are refused, messages carrying only

@@ -111,7 +111,7 @@ func (o *offline) undelivered(ctx context.Context, msg *stanza.Element, to jid.J
 	// before the message was stored, and already have been given the
 	// stored messages: hand it this one now rather than at the next login.
 	// (A session becoming available later finds it in storage.)
-	o.kickAvailable(ctx, owner, nil)
+	o.kickAvailable(ctx, owner, nil, false)
 	return true
 }
 
