@@ -239,13 +239,29 @@ func (vh *VHost) Resume(ctx context.Context, c *stream.Conn, bare jid.JID, previ
 	return &connHandler{s: s, c: c}, s.jid, inbound, nil
 }
 
+// sessionCopy reports whether msg is a copy made for one session: a
+// carbon (XEP-0280; the original went to another session or was sent by
+// one) or a result of the session's archive query (XEP-0313; the archive
+// still has it). Neither is given to another session or stored.
+func sessionCopy(msg *stanza.Element) bool {
+	for _, c := range msg.Elements() {
+		switch {
+		case c.Name.Space == "urn:xmpp:carbons:2" && (c.Name.Local == "received" || c.Name.Local == "sent"),
+			c.Name.Space == "urn:xmpp:mam:2" && c.Name.Local == "result":
+			return true
+		}
+	}
+	return false
+}
+
 // redeliver gives the messages a session ended without acknowledging
 // (or could not be given at all) another chance: a message to this
 // session's full JID goes to the account's other available sessions, and
 // when there are none, any message takes the undelivered path (offline
 // storage) with a delay stamp, marked requeued for the hooks
-// (module.WithRequeued; ctx may carry the mark already). Other stanzas
-// are dropped.
+// (module.WithRequeued; ctx may carry the mark already). Other stanzas,
+// and messages that were copies for this session (sessionCopy), are
+// dropped.
 func (s *Session) redeliver(ctx context.Context, sts []*stanza.Element) {
 	if len(sts) == 0 {
 		return
@@ -266,6 +282,9 @@ func (s *Session) redeliver(ctx context.Context, sts []*stanza.Element) {
 		}
 		switch st.Get("type") {
 		case stanza.ErrorType, "groupchat", "headline":
+			continue
+		}
+		if sessionCopy(st) {
 			continue
 		}
 		if len(others) > 0 {

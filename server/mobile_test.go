@@ -325,3 +325,34 @@ func TestHibernatedSessionMemory(t *testing.T) {
 		t.Errorf("a hibernated session costs %d bytes, more than 8 KiB", per)
 	}
 }
+
+// TestUnackedCopiesNotRedelivered: a session that ends without
+// acknowledging its archive query's results or its carbons does not pass
+// them to the account's other session, nor to offline storage: they were
+// copies made for it alone.
+func TestUnackedCopiesNotRedelivered(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "[stream_management]\nresume_timeout = 1\n")
+	srv.AddUser(t, "alice", "pw-alice-1")
+	srv.AddUser(t, "bob", "pw-bob-123")
+	bob := srv.LoginAvailable(t, "bob", "pw-bob-123", "desk")
+	laptop := srv.LoginAvailable(t, "alice", "pw-alice-1", "laptop")
+	bob.Send("<message to='alice@localhost' type='chat'><body>archived</body></message>")
+	laptop.Expect("the message", isMessage("archived"))
+
+	p := newPhone(t, srv, "alice", "pw-alice-1", "phone")
+	p.login(false)
+	p.c.Send("<iq type='set' id='cc'><enable xmlns='urn:xmpp:carbons:2'/></iq>")
+	p.readUntil(func(el *stanza.Element) bool { return el.Get("id") == "cc" }, false)
+	p.c.Send("<iq type='set' id='q'><query xmlns='urn:xmpp:mam:2' queryid='q'/></iq>")
+	p.readUntil(func(el *stanza.Element) bool { return el.Get("id") == "q" }, false)
+	laptop.Send("<message to='bob@localhost' type='chat'><body>from the laptop</body></message>")
+	bob.Expect("the laptop's message", isMessage("from the laptop"))
+	p.readUntil(func(el *stanza.Element) bool { return el.Child("urn:xmpp:carbons:2", "sent") != nil }, false)
+	p.cut() // the result and the carbon are unacknowledged
+	waitSession(t, srv, "alice@localhost/phone", "gone")
+	laptop.ExpectNone("the phone's copies", isAnyMessage, 300*time.Millisecond)
+	if n := storedOffline(t, srv, "alice@localhost"); n != 0 {
+		t.Errorf("%d messages stored offline, want none", n)
+	}
+}
