@@ -577,4 +577,3 @@ func mamAll(t *testing.T, p *phone) []*stanza.Element {
 		}
 	}
 }
-

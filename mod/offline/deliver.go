@@ -43,10 +43,11 @@ const deleteTimeout = 5 * time.Second
 // reaches the client before anything it asks next; the rest follows from
 // a goroutine of the server as confirmations arrive.
 //
-// Claims: each message sent and not yet confirmed (or confirmed and not
-// yet deleted) is claimed by its delivery, so that another session of
-// the account delivering at the same time skips it: every message goes
-// to one session. When a session fails to confirm messages, the other
+// Claims: each message sent and not yet confirmed (or confirmed, and
+// deleted while deliveries of the account run) is claimed by its
+// delivery, so that another session of the account delivering at the
+// same time skips it, even from a page it read before the deletion: every
+// message goes to one session. When a session fails to confirm messages, the other
 // available sessions are given them.
 
 // delivery sends an account's stored messages to one session.
@@ -136,7 +137,7 @@ func (d *delivery) run(ctx context.Context) {
 			// Shutdown: what was confirmed is deleted; the rest stays.
 			d.deleteConfirmed(ctx)
 			d.o.mu.Lock()
-			delete(d.o.active, d.s)
+			d.o.endLocked(d)
 			d.o.mu.Unlock()
 			return
 		}
@@ -156,8 +157,11 @@ func (d *delivery) step(ctx context.Context) bool {
 		d.send(ctx)
 		d.deleteConfirmed(ctx) // sessions that confirm at once
 		d.mu.Lock()
-		waiting, dead := d.inflight > 0, d.dead
+		waiting, dead, toDelete := d.inflight > 0, d.dead, len(d.confirmed) > 0
 		d.mu.Unlock()
+		if toDelete && !waiting {
+			continue // confirmed since the deletion above
+		}
 		if waiting {
 			if d.tracker != nil {
 				d.tracker.AskAck()
@@ -165,13 +169,16 @@ func (d *delivery) step(ctx context.Context) bool {
 			return false
 		}
 		o.mu.Lock()
-		if d.rescan && !dead {
+		if !dead && d.rescan {
 			d.rescan = false
 			d.cursor, d.exhausted = "", false
+		}
+		if !dead && !d.exhausted {
+			// The window emptied while send filled it: send more.
 			o.mu.Unlock()
 			continue
 		}
-		delete(o.active, d.s)
+		o.endLocked(d)
 		o.mu.Unlock()
 		if dead && !d.retry {
 			// What this session did not confirm may go to another one.
@@ -209,7 +216,7 @@ func (d *delivery) send(ctx context.Context) {
 		}
 		for _, it := range res.Items {
 			d.cursor = it.ID
-			if !o.claim(it.ID, d) {
+			if !o.claim(d.owner, it.ID, d) {
 				continue
 			}
 			msg, err := decode(it.Data)
@@ -266,7 +273,7 @@ func (d *delivery) release(id string, size int) {
 	d.inflight -= size
 	d.dead = true
 	d.mu.Unlock()
-	d.o.unclaim(id)
+	d.o.unclaim(d.owner, id)
 }
 
 // deleteConfirmed deletes the confirmed messages from storage. On a
@@ -284,26 +291,62 @@ func (d *delivery) deleteConfirmed(ctx context.Context) {
 	if err := d.o.archive.Delete(ctx, d.owner.String(), ids...); err != nil {
 		d.o.h.Logger().Error("deleting delivered offline messages failed", "user", d.owner.String(), "err", err)
 	}
-	d.o.unclaim(ids...)
+	d.o.markDeleted(d.owner, ids)
 }
 
-// claim reserves stored message id for d; false if another delivery has it.
-func (o *offline) claim(id string, d *delivery) bool {
+// deleted is the claim left on a message deleted after delivery, for as
+// long as deliveries of its owner run: another delivery may have read it
+// before the deletion and must still skip it.
+var deleted = &delivery{}
+
+// claim reserves owner's stored message id for d; false if another
+// delivery has it, or it was delivered and deleted.
+func (o *offline) claim(owner jid.JID, id string, d *delivery) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.claimed[id] != nil {
+	m := o.claimed[owner]
+	if m == nil {
+		m = map[string]*delivery{}
+		o.claimed[owner] = m
+	}
+	if m[id] != nil {
 		return false
 	}
-	o.claimed[id] = d
+	m[id] = d
 	return true
 }
 
-func (o *offline) unclaim(ids ...string) {
+// unclaim gives back messages that are still stored.
+func (o *offline) unclaim(owner jid.JID, ids ...string) {
 	o.mu.Lock()
 	for _, id := range ids {
-		delete(o.claimed, id)
+		delete(o.claimed[owner], id)
 	}
 	o.mu.Unlock()
+}
+
+// markDeleted turns the claims of deleted messages into tombstones.
+func (o *offline) markDeleted(owner jid.JID, ids []string) {
+	o.mu.Lock()
+	for _, id := range ids {
+		if m := o.claimed[owner]; m != nil {
+			m[id] = deleted
+		}
+	}
+	o.mu.Unlock()
+}
+
+// endLocked removes d from the running deliveries; the last delivery of
+// its owner to end drops the owner's claims (only tombstones are left by
+// then). Caller holds o.mu.
+func (o *offline) endLocked(d *delivery) {
+	delete(o.active, d.s)
+	for _, other := range o.active {
+		if other.owner == d.owner {
+			return
+		}
+	}
+	delete(o.claimed, d.owner)
 }
 
 // decode parses a stored message.

@@ -83,7 +83,7 @@ func start(h *module.Host, cfg Config) error {
 		seed:    maphash.MakeSeed(),
 		window:  h.Settings().MaxQueueBytes / 4,
 		active:  map[module.Session]*delivery{},
-		claimed: map[string]*delivery{},
+		claimed: map[jid.JID]map[string]*delivery{},
 	}
 	if o.window <= 0 {
 		o.window = defaultWindow
@@ -121,7 +121,7 @@ type offline struct {
 	// is never held across a storage call or a send.
 	mu      sync.Mutex
 	active  map[module.Session]*delivery
-	claimed map[string]*delivery // stored message ID -> delivery holding it
+	claimed map[jid.JID]map[string]*delivery // owner -> stored message ID -> delivery holding it
 }
 
 // lock locks owner's stripe and returns its unlock function.
