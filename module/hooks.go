@@ -20,6 +20,25 @@ type StanzaHook func(ctx context.Context, st *stanza.Element, from, to jid.JID) 
 // JID. It must not block.
 type DeliveredHandler func(ctx context.Context, msg *stanza.Element, to jid.JID, sessions []Session)
 
+type requeuedKey struct{}
+
+// WithRequeued returns ctx marked for the undelivered hooks: the message
+// they are offered was given to a session earlier (delivered, archived)
+// and comes back because that session ended without acknowledging it
+// (XEP-0198). Hooks must not treat it as a new message. waited says that
+// it was queued while the session hibernated, when the delivered hooks
+// saw it go to a hibernating session (push notified the user then).
+func WithRequeued(ctx context.Context, waited bool) context.Context {
+	return context.WithValue(ctx, requeuedKey{}, waited)
+}
+
+// Requeued reports whether ctx was marked by WithRequeued, and with
+// which waited.
+func Requeued(ctx context.Context) (requeued, waited bool) {
+	waited, requeued = ctx.Value(requeuedKey{}).(bool)
+	return requeued, waited
+}
+
 // OnInbound runs fn on every stanza a local session sends, after its
 // 'from' is stamped and before it is routed (presence included). to is the
 // stanza's addressee (the sender's bare JID when it had no 'to').

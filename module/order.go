@@ -12,7 +12,9 @@ var hookOrder = map[hookName][]string{
 	// An undelivered message is offered to the hooks in turn until one
 	// takes it: push only notifies the user's devices and never takes it,
 	// so it comes before offline storage, which does.
-	hookUndelivered: {"push", "offline"},
+	// mam comes last: a message no hook took is bounced by the router,
+	// and leaves the archives again.
+	hookUndelivered: {"push", "offline", "mam"},
 	hookUserDeleted: {"presence", "roster", "last", "mam", "muc", "pep"},
 	// A password change: FAST tokens of the other clients go, and their
 	// sessions end.

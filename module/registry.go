@@ -52,6 +52,10 @@ type Settings struct {
 	// DataDir is the server's data folder (data_dir), under which modules
 	// that keep files (upload) make a folder of their own.
 	DataDir string
+	// MaxQueueBytes is what one session's output queue may hold before
+	// its stream is closed ([limits] max_queue_size); modules that send a
+	// lot at once pace themselves below it.
+	MaxQueueBytes int
 }
 
 // Registry is everything the modules of one virtual host registered: the

@@ -38,6 +38,43 @@ type Hibernating interface {
 	Hibernating() bool
 }
 
+// Tracker is implemented by sessions that can tell when their client
+// has a stanza (find it with a type assertion), so that a module can keep
+// its own copy until then (offline storage deletes a message only once its
+// client has it).
+type Tracker interface {
+	// SendTracked sends st like Send — at once, even to a client that said
+	// it is inactive (XEP-0352) — and calls done exactly once, never with
+	// a lock of the session held: done(true) once the client acknowledged
+	// st (XEP-0198) or, without stream management, once st was written to
+	// the connection; done(false) when the session ended before. A stanza
+	// whose done got false is not redelivered by the session (the caller
+	// still has it). One exception, for clients that read the archive:
+	// see UsesArchive. done must not block.
+	SendTracked(st *stanza.Element, done func(ok bool))
+	// AskAck asks a client using stream management to acknowledge what it
+	// was sent (<r/>), so that pending done calls need not wait for the
+	// next request; it does nothing otherwise.
+	AskAck()
+}
+
+// Inactive is implemented by sessions whose client can say it is not in
+// use (XEP-0352 Client State Indication). Find it with a type assertion.
+type Inactive interface {
+	// Inactive reports whether the client said <inactive/> last.
+	Inactive() bool
+}
+
+// UsesArchive is set (true) on a session whose client queried its
+// account's message archive (XEP-0313); mod/mam sets it. When such a
+// session ends with messages it did not acknowledge, those that carry
+// the account's own <stanza-id/> (they are in the archive, where this
+// client looks for what it missed) are neither redelivered to offline
+// storage nor reported undelivered: a tracked one gets done(true)
+// (XEP-0198 §4 leaves the handling of unacknowledged stanzas to the
+// server; docs/design/004-stream-management.md has the policy).
+var UsesArchive = NewKey[bool]("uses-archive")
+
 // Values is a small map of per-session module data, keyed by *Key.
 type Values struct {
 	mu sync.Mutex

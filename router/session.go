@@ -190,6 +190,66 @@ func (s *Session) Send(st *stanza.Element) {
 	s.redeliver(context.Background(), failed)
 }
 
+// SendTracked implements module.Tracker.
+func (s *Session) SendTracked(st *stanza.Element, done func(ok bool)) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		done(false)
+		return
+	}
+	failed, overflow := s.flushHeldLocked(nil, false)
+	sm, conn := s.sm, s.conn
+	switch {
+	case sm == nil && conn == nil:
+		s.mu.Unlock()
+		done(false) // not bound to a connection: cannot happen without SM
+		s.redeliver(context.Background(), failed)
+		return
+	case sm == nil:
+		if !conn.SendTracked(st, done) {
+			s.mu.Unlock()
+			done(false)
+			s.redeliver(context.Background(), failed)
+			return
+		}
+	case len(sm.unacked) >= s.r.SM.MaxUnacked:
+		s.mu.Unlock()
+		done(false)
+		s.end(context.Background(), &stanza.StreamError{Condition: "policy-violation", Text: "too many unacknowledged stanzas"})
+		s.redeliver(context.Background(), failed)
+		return
+	default:
+		failed, overflow = s.sendLocked(st, failed, overflow)
+		if sm.dones == nil {
+			sm.dones = map[uint32]func(bool){}
+		}
+		sm.dones[sm.sent] = done
+	}
+	s.mu.Unlock()
+	if overflow {
+		s.end(context.Background(), &stanza.StreamError{Condition: "policy-violation", Text: "too many unacknowledged stanzas"})
+	}
+	s.redeliver(context.Background(), failed)
+}
+
+// AskAck implements module.Tracker.
+func (s *Session) AskAck() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sm := s.sm; sm != nil && s.conn != nil && sm.sent != sm.acked && sm.requested != sm.sent {
+		s.conn.SendBytes(ackRequest)
+		sm.requested = sm.sent
+	}
+}
+
+// Inactive implements module.Inactive.
+func (s *Session) Inactive() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inactive
+}
+
 // sendLocked queues st on the connection (and, with stream management, in
 // the unacknowledged queue); what cannot be sent is appended to failed,
 // and overflow reports that too many stanzas wait for acknowledgement.
@@ -284,17 +344,41 @@ func (s *Session) finish(ctx context.Context, err error, closeConn bool) {
 	s.ended = true
 	conn := s.conn
 	s.conn = nil
-	unacked := s.held
-	s.held = nil
+	// unacked are redelivered; waited, queued while the session
+	// hibernated, too, but the user's devices were told of them then.
+	var unacked, waited []*stanza.Element
+	var lost, kept []func(bool) // tracked stanzas: done(false), done(true)
 	var smID string
-	if s.sm != nil {
-		unacked = append(s.sm.unacked, unacked...)
-		s.sm.unacked = nil
-		smID = s.sm.id
-		if s.sm.timer != nil {
-			s.sm.timer.Stop()
+	if sm := s.sm; sm != nil {
+		hibernating := conn == nil
+		mamClient, _ := module.UsesArchive.Get(s)
+		archived := func(st *stanza.Element) bool { return mamClient && inArchiveOf(st, s.jid.Bare()) }
+		for i, st := range sm.unacked {
+			seq := sm.acked + 1 + uint32(i)
+			if fn, ok := sm.dones[seq]; ok {
+				if archived(st) {
+					kept = append(kept, fn)
+				} else {
+					lost = append(lost, fn)
+				}
+				continue
+			}
+			switch {
+			case archived(st):
+			case hibernating && seq-sm.sleptAt-1 < sm.sent-sm.sleptAt: // seq in (sleptAt, sent], wrapping
+				waited = append(waited, st)
+			default:
+				unacked = append(unacked, st)
+			}
+		}
+		sm.unacked, sm.dones = nil, nil
+		smID = sm.id
+		if sm.timer != nil {
+			sm.timer.Stop()
 		}
 	}
+	unacked = append(unacked, s.held...)
+	s.held = nil
 	s.mu.Unlock()
 	r, bare := s.r, s.jid.Bare()
 	r.mu.Lock()
@@ -312,8 +396,27 @@ func (s *Session) finish(ctx context.Context, err error, closeConn bool) {
 		conn.Close(err)
 	}
 	s.vh.reg.RunSessionClosed(ctx, s)
+	callDone(kept, true)
+	callDone(lost, false)
 	s.redeliver(ctx, unacked)
+	s.redeliver(module.WithRequeued(ctx, true), waited)
 }
+
+// inArchiveOf reports whether st carries the <stanza-id/> of owner's
+// archive (XEP-0359), which mod/mam adds to the messages it archived.
+func inArchiveOf(st *stanza.Element, owner jid.JID) bool {
+	if st.Name.Local != "message" {
+		return false
+	}
+	for _, c := range st.Elements() {
+		if c.Name.Space == nsStanzaID && c.Name.Local == "stanza-id" && c.Get("by") == owner.String() {
+			return true
+		}
+	}
+	return false
+}
+
+const nsStanzaID = "urn:xmpp:sid:0"
 
 // connHandler is the stream.SessionHandler of a session on one
 // connection: what an older connection of a resumed session reads or

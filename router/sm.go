@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"hearth/jid"
+	"hearth/module"
 	"hearth/stanza"
 	"hearth/stream"
 )
@@ -38,23 +39,49 @@ type smState struct {
 	sent      uint32 // stanzas sent to the client since <enable/>
 	acked     uint32 // the client's last h
 	requested uint32 // sent when we last asked for an ack
+	sleptAt   uint32 // sent when the session last began to hibernate
 	unacked   []*stanza.Element
-	timer     *time.Timer // runs while the session hibernates
+	// dones are the done functions of tracked stanzas (SendTracked) not
+	// yet acknowledged, by sequence number (sent when it was queued; the
+	// i-th of unacked is acked+1+i). nil until a stanza is tracked.
+	dones map[uint32]func(bool)
+	timer *time.Timer // runs while the session hibernates
 }
 
 var ackRequest = []byte("<r xmlns='urn:xmpp:sm:3'/>")
 
-// ack applies the client's h: acknowledged stanzas are forgotten. It
-// reports false when h acknowledges stanzas that were never sent.
-func (sm *smState) ack(h uint32) bool {
+// ack applies the client's h: acknowledged stanzas are forgotten, and
+// the done functions of the tracked ones among them are returned, to be
+// called with true once the session lock is released. It reports false
+// when h acknowledges stanzas that were never sent.
+func (sm *smState) ack(h uint32) ([]func(bool), bool) {
 	n := h - sm.acked
 	if n > uint32(len(sm.unacked)) {
-		return false
+		return nil, false
+	}
+	var done []func(bool)
+	if len(sm.dones) > 0 {
+		for i := uint32(1); i <= n; i++ {
+			if fn, ok := sm.dones[sm.acked+i]; ok {
+				done = append(done, fn)
+				delete(sm.dones, sm.acked+i)
+			}
+		}
 	}
 	clear(sm.unacked[:n])
 	sm.unacked = sm.unacked[n:]
+	if len(sm.unacked) == 0 {
+		sm.unacked = nil // a quiet session holds no array
+	}
 	sm.acked = h
-	return true
+	return done, true
+}
+
+// callDone calls each of fns with ok; the caller holds no session lock.
+func callDone(fns []func(bool), ok bool) {
+	for _, fn := range fns {
+		fn(ok)
+	}
 }
 
 func smElement(local string, attrs ...string) *stanza.Element {
@@ -97,14 +124,18 @@ func (s *Session) handleNonza(c *stream.Conn, el *stanza.Element) error {
 			return &stanza.StreamError{Condition: "invalid-xml", Text: "<a/> needs a numeric h"}
 		}
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		if s.sm == nil {
+			s.mu.Unlock()
 			return &stanza.StreamError{Condition: "unsupported-stanza-type", Text: "stream management is not enabled"}
 		}
-		if !s.sm.ack(uint32(h)) {
+		done, ok := s.sm.ack(uint32(h))
+		sent := s.sm.sent
+		s.mu.Unlock()
+		if !ok {
 			return &stanza.StreamError{Condition: "undefined-condition",
-				App: smElement("handled-count-too-high", "h", el.Get("h"), "send-count", strconv.FormatUint(uint64(s.sm.sent), 10))}
+				App: smElement("handled-count-too-high", "h", el.Get("h"), "send-count", strconv.FormatUint(uint64(sent), 10))}
 		}
+		callDone(done, true)
 		return nil
 	}
 	return &stanza.StreamError{Condition: "unsupported-stanza-type"}
@@ -158,6 +189,7 @@ func (s *Session) hibernate(c *stream.Conn, err error) bool {
 		return false
 	}
 	s.conn = nil
+	s.sm.sleptAt = s.sm.sent
 	s.sm.timer = time.AfterFunc(s.r.SM.ResumeTimeout, func() {
 		s.mu.Lock()
 		expired := !s.ended && s.conn == nil
@@ -185,7 +217,8 @@ func (vh *VHost) Resume(ctx context.Context, c *stream.Conn, bare jid.JID, previ
 		s.mu.Unlock()
 		return nil, jid.JID{}, 0, stanza.NewError("item-not-found")
 	}
-	if !s.sm.ack(h) {
+	done, ok := s.sm.ack(h)
+	if !ok {
 		s.mu.Unlock()
 		return nil, jid.JID{}, 0, &stanza.Error{Type: stanza.Cancel, Condition: "unexpected-request", Text: "h acknowledges stanzas never sent"}
 	}
@@ -204,20 +237,42 @@ func (vh *VHost) Resume(ctx context.Context, c *stream.Conn, bare jid.JID, previ
 	s.sm.requested = s.sm.sent
 	inbound := s.sm.inbound
 	s.mu.Unlock()
+	callDone(done, true)
 	if old != nil {
 		old.Close(&stanza.StreamError{Condition: "conflict", Text: "the session was resumed on another connection"})
 	}
 	return &connHandler{s: s, c: c}, s.jid, inbound, nil
 }
 
+// sessionCopy reports whether msg is a copy made for one session: a
+// carbon (XEP-0280; the original went to another session or was sent by
+// one) or a result of the session's archive query (XEP-0313; the archive
+// still has it). Neither is given to another session or stored.
+func sessionCopy(msg *stanza.Element) bool {
+	for _, c := range msg.Elements() {
+		switch {
+		case c.Name.Space == "urn:xmpp:carbons:2" && (c.Name.Local == "received" || c.Name.Local == "sent"),
+			c.Name.Space == "urn:xmpp:mam:2" && c.Name.Local == "result":
+			return true
+		}
+	}
+	return false
+}
+
 // redeliver gives the messages a session ended without acknowledging
 // (or could not be given at all) another chance: a message to this
 // session's full JID goes to the account's other available sessions, and
 // when there are none, any message takes the undelivered path (offline
-// storage) with a delay stamp. Other stanzas are dropped.
+// storage) with a delay stamp, marked requeued for the hooks
+// (module.WithRequeued; ctx may carry the mark already). Other stanzas,
+// and messages that were copies for this session (sessionCopy), are
+// dropped.
 func (s *Session) redeliver(ctx context.Context, sts []*stanza.Element) {
 	if len(sts) == 0 {
 		return
+	}
+	if ok, _ := module.Requeued(ctx); !ok {
+		ctx = module.WithRequeued(ctx, false)
 	}
 	r, bare := s.r, s.jid.Bare()
 	var others []*Session
@@ -232,6 +287,9 @@ func (s *Session) redeliver(ctx context.Context, sts []*stanza.Element) {
 		}
 		switch st.Get("type") {
 		case stanza.ErrorType, "groupchat", "headline":
+			continue
+		}
+		if sessionCopy(st) {
 			continue
 		}
 		if len(others) > 0 {

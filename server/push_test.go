@@ -231,3 +231,69 @@ func TestPushIncludeBody(t *testing.T) {
 		t.Errorf("summary %+v: want the body and no sender", s.Fields)
 	}
 }
+
+// TestPushInactive: with [push] notify_inactive, a message worth a
+// notification that reaches a session whose client said <inactive/>
+// (XEP-0352) is published too; the client still gets the message at once
+// (it is urgent). Without the option, or once active, nothing is published.
+func TestPushInactive(t *testing.T) {
+	t.Parallel()
+	for _, configured := range []bool{true, false} {
+		t.Run(fmt.Sprintf("notify_inactive=%v", configured), func(t *testing.T) {
+			t.Parallel()
+			e := newPushEnv(t, fmt.Sprintf("[push]\nnotify_inactive = %v\n", configured))
+			e.alice.Send("<presence/>")
+			e.alice.Expect("own presence", isPresence("alice@localhost/phone", ""))
+			pushEnable(t, e.alice, "n1")
+			e.alice.Send("<inactive xmlns='urn:xmpp:csi:0'/>")
+			e.alice.IQ("<iq type='get' id='sync' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+
+			e.bobSays("while inactive")
+			e.alice.Expect("the message, at once", isMessage("while inactive"))
+			if configured {
+				if s := e.expectPublish(t, "n1", ""); s.Value("message-count") != "1" {
+					t.Errorf("summary %+v", s.Fields)
+				}
+			} else {
+				e.expectNoPublish(t)
+			}
+			// Chat states do not notify, inactive or not.
+			e.bob.Send("<message to='alice@localhost' type='chat'><composing xmlns='http://jabber.org/protocol/chatstates'/></message>")
+			e.expectNoPublish(t)
+
+			e.alice.Send("<active xmlns='urn:xmpp:csi:0'/>")
+			e.alice.IQ("<iq type='get' id='sync2' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+			e.bobSays("active again")
+			e.alice.Expect("the message", isMessage("active again"))
+			e.expectNoPublish(t)
+		})
+	}
+}
+
+// TestPushHibernatedThenTimeout: a message that reached a hibernating
+// session is notified once; when the session times out and the message
+// goes to offline storage, it is not notified again. A message sent
+// after that (no session at all) is.
+func TestPushHibernatedThenTimeout(t *testing.T) {
+	t.Parallel()
+	e := newPushEnv(t, "[stream_management]\nresume_timeout = 1\n")
+	enableSM(t, e.alice)
+	e.alice.Send("<presence/>")
+	e.alice.Expect("own presence", isPresence("alice@localhost/phone", ""))
+	pushEnable(t, e.alice, "n1")
+	e.alice.NetConn().Close()
+	waitSession(t, e.srv, "alice@localhost/phone", "hibernating")
+
+	e.bobSays("while asleep")
+	if s := e.expectPublish(t, "n1", ""); s.Value("message-count") != "1" {
+		t.Errorf("summary %+v", s.Fields)
+	}
+	waitSession(t, e.srv, "alice@localhost/phone", "gone")
+	e.expectNoPublish(t)
+	waitStoredOffline(t, e.srv, "alice@localhost", 1)
+
+	e.bobSays("after the timeout")
+	if s := e.expectPublish(t, "n1", ""); s.Value("message-count") != "2" {
+		t.Errorf("summary %+v", s.Fields)
+	}
+}

@@ -183,7 +183,7 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	s.modHosts = make([][]*module.Host, len(mods))
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
-		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir})
+		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir, MaxQueueBytes: s.cfg.Limits.MaxQueueSize})
 		if s.web != nil {
 			reg.SetHTTP(s.web)
 		}

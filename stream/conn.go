@@ -62,6 +62,18 @@ type Conn struct {
 	drainOnce   sync.Once
 	closeOnce   sync.Once
 	writeTimout time.Duration
+	// Written-notifications (SendTracked): queued counts the entries ever
+	// queued, written those the write loop wrote; a note fires once
+	// written passes its entry.
+	queued  uint64
+	written uint64
+	notes   []writeNote
+}
+
+// writeNote is a SendTracked callback waiting for entry at to be written.
+type writeNote struct {
+	at uint64
+	fn func(ok bool)
 }
 
 func newConn(nc net.Conn, lim stanza.Limits, maxQueue int, writeTimeout time.Duration) *Conn {
@@ -111,7 +123,18 @@ func (c *Conn) Send(st *stanza.Element) bool {
 }
 
 // SendBytes queues already encoded bytes (shared, never modified) like Send.
-func (c *Conn) SendBytes(b []byte) bool {
+func (c *Conn) SendBytes(b []byte) bool { return c.sendBytes(b, nil) }
+
+// SendTracked is Send, and calls written(true) once st was written to the
+// network connection (which says nothing of the peer having read it), or
+// written(false) if the stream ended before. It is not called at all when
+// SendTracked reports false. written runs on the write loop's goroutine,
+// with no lock held, and must not block.
+func (c *Conn) SendTracked(st *stanza.Element, written func(ok bool)) bool {
+	return c.sendBytes(stanza.Append(nil, st, c.ns), written)
+}
+
+func (c *Conn) sendBytes(b []byte, written func(bool)) bool {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -124,6 +147,10 @@ func (c *Conn) SendBytes(b []byte) bool {
 	}
 	c.queue = append(c.queue, b)
 	c.queuedBytes += len(b)
+	c.queued++
+	if written != nil {
+		c.notes = append(c.notes, writeNote{at: c.queued, fn: written})
+	}
 	kind := c.countOut(b) // before a writer can deliver b
 	c.startWriterLocked()
 	c.mu.Unlock()
@@ -180,13 +207,20 @@ func (c *Conn) writeLoop() {
 			c.metrics.QueueBytes(queuedBytes)
 		}
 		if err := c.writeBatch(batch); err != nil {
+			// Nothing more can be written: later sends fail, and what
+			// waits for its write never gets it.
 			c.nc.Close()
 			c.mu.Lock()
-			c.broken = true
+			c.broken, c.closing = true, true
 			c.queue, c.queuedBytes = nil, 0
 			c.mu.Unlock()
+			c.fireNotes(false)
 			continue // ends the loop
 		}
+		c.mu.Lock()
+		c.written += uint64(len(batch))
+		c.mu.Unlock()
+		c.fireNotes(true)
 		clear(batch)
 		if cap(batch) > 64 {
 			batch = nil // a burst's slice is not kept for the next one
@@ -217,6 +251,33 @@ func (c *Conn) writeBatch(batch [][]byte) error {
 	return err
 }
 
+// fireNotes calls the written-notifications of the entries written so
+// far with ok, or, when ok is false (the write loop is ending), all that
+// are left.
+func (c *Conn) fireNotes(ok bool) {
+	c.mu.Lock()
+	n := len(c.notes)
+	if ok {
+		n = 0
+		for n < len(c.notes) && c.notes[n].at <= c.written {
+			n++
+		}
+	}
+	if n == 0 {
+		c.mu.Unlock()
+		return
+	}
+	fire := c.notes[:n:n]
+	c.notes = c.notes[n:]
+	if len(c.notes) == 0 {
+		c.notes = nil
+	}
+	c.mu.Unlock()
+	for _, w := range fire {
+		w.fn(ok)
+	}
+}
+
 // Close ends the stream: it queues err's <stream:error/> (when err is a
 // *stanza.StreamError) and the closing tag, lets the write loop drain, and
 // then closes the connection after a short grace period for the peer's own
@@ -231,6 +292,7 @@ func (c *Conn) Close(err error) {
 		tail = append(tail, "</stream:stream>"...)
 		c.mu.Lock()
 		c.queue = append(c.queue, tail)
+		c.queued++
 		c.closing = true
 		c.startWriterLocked() // once writers may run: see startWriters
 		c.mu.Unlock()

@@ -28,7 +28,9 @@ func (m *mam) incoming(ctx context.Context, st *stanza.Element, from, to jid.JID
 	// sender's archive was added by outgoing for that sender's carbons,
 	// and XEP-0313 §3.5 forbids showing it to the contact.
 	msg := withoutStanzaIDs(st, owner)
+	senderID := ""
 	if from.Local() != "" && from.Bare() != owner && m.h.IsLocal(from.Domain()) {
+		senderID = stanzaIDBy(msg, from.Bare())
 		msg = withoutStanzaIDs(msg, from.Bare())
 	}
 	if !shouldArchive(msg) || !m.allowed(ctx, owner, from) {
@@ -37,6 +39,10 @@ func (m *mam) incoming(ctx context.Context, st *stanza.Element, from, to jid.JID
 	id, ok := m.append(ctx, owner, from, msg)
 	if !ok {
 		return msg, nil
+	}
+	if senderID != "" && m.noLiveSession(owner) {
+		// The router may bounce it (bounce.go).
+		m.senders.put(id, senderItem{owner: from.Bare().String(), id: senderID})
 	}
 	return withStanzaID(msg, owner, id), nil
 }

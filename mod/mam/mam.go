@@ -155,6 +155,7 @@ type mam struct {
 	cfg        Config
 	w          *writer
 	prefsCache sync.Map // bare jid.JID -> prefs
+	senders    senderIDs
 }
 
 func start(h *module.Host, cfg Config) error {
@@ -163,6 +164,7 @@ func start(h *module.Host, cfg Config) error {
 	}
 	m := &mam{h: h, cfg: cfg, w: newWriter(h)}
 	h.OnDeliver(m.incoming)
+	h.OnUndelivered(m.bounced)
 	h.OnUserDeleted(func(_ context.Context, user jid.JID) { m.prefsCache.Delete(user.Bare()) })
 	h.OnInbound(m.outgoing)
 	h.HandleIQ(module.AccountTarget, stanza.Set, module.Name(NS, "query"), m.query)

@@ -51,6 +51,9 @@ func (m *mam) query(ctx context.Context, req module.IQRequest) (*stanza.Element,
 	if err != nil {
 		return nil, err
 	}
+	// This client reads the archive: what it misses it finds here
+	// (module.UsesArchive, the policy on unacknowledged messages).
+	module.UsesArchive.Set(req.Session, true)
 	owner := req.To
 	m.w.flush(owner.String())
 	arch := m.h.Archive(ArchiveName)

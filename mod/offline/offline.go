@@ -3,8 +3,11 @@
 // account with no available session of non-negative priority is stored,
 // with a XEP-0203 <delay/> saying when the server received it, and
 // delivered to the next session that sends initial presence with a
-// non-negative priority, in the order the messages arrived; delivered
-// messages are deleted.
+// non-negative priority, in the order the messages arrived. A message is
+// deleted once that session's client has it — acknowledged it with
+// XEP-0198 stream management, or, without, once it was written to the
+// connection — and delivery is paced below the session's output queue
+// limit (deliver.go).
 //
 // What is stored follows XEP-0160 §3 and the XEP-0334 processing hints
 // (see classify): <no-store/> messages are refused, messages carrying only
@@ -78,6 +81,12 @@ func start(h *module.Host, cfg Config) error {
 		h:       h,
 		archive: h.Archive(ArchiveName),
 		seed:    maphash.MakeSeed(),
+		window:  h.Settings().MaxQueueBytes / 4,
+		active:  map[module.Session]*delivery{},
+		claimed: map[jid.JID]map[string]*delivery{},
+	}
+	if o.window <= 0 {
+		o.window = defaultWindow
 	}
 	o.max.Store(int64(cfg.MaxMessages))
 	enabled := cfg.MaxMessages > 0
@@ -113,13 +122,20 @@ type offline struct {
 	max     atomic.Int64 // max_messages; changed by a reload
 	seed    maphash.Seed
 
-	// locks serialise, per owner, the count-then-append of a store and the
-	// read-send-delete of a delivery, so that the limit is exact and a
-	// message is never sent twice or stored after a delivery it should
-	// have been part of. A lock is held across storage calls and
-	// Session.Send (which only enqueues), with no other lock held
-	// (docs/locking.md).
+	// window is how many bytes of stored messages a delivery lets wait
+	// for confirmation (deliver.go).
+	window int
+
+	// locks serialise, per owner, the count-then-append of a store, so
+	// that the limit is exact. A lock is held across storage calls, with
+	// no other lock held (docs/locking.md).
 	locks [lockStripes]sync.Mutex
+
+	// mu guards the running deliveries and their claims (deliver.go); it
+	// is never held across a storage call or a send.
+	mu      sync.Mutex
+	active  map[module.Session]*delivery
+	claimed map[jid.JID]map[string]*delivery // owner -> stored message ID -> delivery holding it
 }
 
 // lock locks owner's stripe and returns its unlock function.

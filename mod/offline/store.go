@@ -111,11 +111,7 @@ func (o *offline) undelivered(ctx context.Context, msg *stanza.Element, to jid.J
 	// before the message was stored, and already have been given the
 	// stored messages: hand it this one now rather than at the next login.
 	// (A session becoming available later finds it in storage.)
-	if live := available(o.h.Sessions(owner)); len(live) > 0 {
-		if err := o.deliver(ctx, owner, live); err != nil {
-			o.h.Logger().Error("delivering offline messages failed", "user", owner.String(), "err", err)
-		}
-	}
+	o.kickAvailable(ctx, owner, nil, false)
 	return true
 }
 

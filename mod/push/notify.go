@@ -43,8 +43,13 @@ func Worth(msg *stanza.Element) bool {
 
 // undelivered runs when msg reached no session of the account to: every
 // registration is notified. It never takes the message (offline storage
-// comes next, module/order.go).
-func (p *pusher) undelivered(_ context.Context, msg *stanza.Element, to jid.JID) bool {
+// comes next, module/order.go). A message coming back from a session that
+// ended while hibernating was notified when it reached that session, and
+// is not notified again; one that a live session never acknowledged is.
+func (p *pusher) undelivered(ctx context.Context, msg *stanza.Element, to jid.JID) bool {
+	if _, waited := module.Requeued(ctx); waited {
+		return false
+	}
 	if Worth(msg) {
 		p.notify(msg, to, nil)
 	}
@@ -52,11 +57,13 @@ func (p *pusher) undelivered(_ context.Context, msg *stanza.Element, to jid.JID)
 }
 
 // delivered runs after msg went to sessions of the account to. A session
-// hibernating for XEP-0198 resumption only queued it: when every recipient
-// hibernates, every registration is notified; when some got it live, only
-// the registrations enabled by a hibernating recipient are (that device
-// missed it, the user did not). A message delivered live to every
-// recipient means the user is here: the missed-message count restarts.
+// hibernating for XEP-0198 resumption only queued it, and so, with
+// Config.NotifyInactive, did one whose client said it is inactive
+// (XEP-0352): when every recipient is asleep so, every registration is
+// notified; when some got it live, only the registrations enabled by a
+// sleeping recipient are (that device missed it, the user did not). A
+// message delivered live to every recipient means the user is here: the
+// missed-message count restarts.
 func (p *pusher) delivered(_ context.Context, msg *stanza.Element, to jid.JID, sessions []module.Session) {
 	if !Worth(msg) {
 		return
@@ -64,7 +71,7 @@ func (p *pusher) delivered(_ context.Context, msg *stanza.Element, to jid.JID, s
 	var asleep []string
 	live := false
 	for _, s := range sessions {
-		if h, ok := s.(module.Hibernating); ok && h.Hibernating() {
+		if p.asleep(s) {
 			asleep = append(asleep, s.JID().String())
 		} else {
 			live = true
@@ -78,6 +85,20 @@ func (p *pusher) delivered(_ context.Context, msg *stanza.Element, to jid.JID, s
 	default:
 		p.notify(msg, to, asleep)
 	}
+}
+
+// asleep reports whether s only queues what it is sent for a device that
+// will not look at it: hibernating, or inactive with Config.NotifyInactive.
+func (p *pusher) asleep(s module.Session) bool {
+	if h, ok := s.(module.Hibernating); ok && h.Hibernating() {
+		return true
+	}
+	if p.cfg.NotifyInactive {
+		if i, ok := s.(module.Inactive); ok && i.Inactive() {
+			return true
+		}
+	}
+	return false
 }
 
 // sessionAvailable restarts the missed-message count: the user is back.

@@ -69,6 +69,13 @@ type Config struct {
 	// (default 256). A notification that would exceed it is dropped and
 	// logged: delivery never waits for an app server.
 	MaxInFlight int `toml:"max_in_flight"`
+	// NotifyInactive treats a session whose client said it is inactive
+	// (XEP-0352) like one hibernating for XEP-0198: a message worth a
+	// notification that reaches it also wakes the device through the
+	// push service. For clients (iOS) whose app is frozen while its
+	// connection stays open. Default false: the message is on the
+	// connection, and an inactive Android client still reads it.
+	NotifyInactive bool `toml:"notify_inactive"`
 }
 
 // Defaults of Config.
