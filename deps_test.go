@@ -26,6 +26,8 @@ var allowedImports = map[string][]string{
 	"module":                   {"jid", "stanza", "storage", "sasl"},
 	"router":                   {"jid", "stanza", "stream", "module", "storage", "sasl"},
 	"config":                   {},
+	"certs":                    {"config"},
+	"certs/acmetest":           {},
 	// dump reads and writes per-user data through the exported API of the
 	// modules that own it (mod/roster), which takes a module.Host.
 	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster"},
