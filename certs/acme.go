@@ -101,7 +101,7 @@ func NewACME(opts ACMEOptions, store *Store) (*ACME, error) {
 		notAfter: map[string]time.Time{},
 	}
 	for _, d := range opts.Domains {
-		c, err := a.pair(d).load()
+		c, err := a.pair(d).Load()
 		if err != nil {
 			continue // not issued yet, or unreadable: Run orders a new one
 		}

@@ -32,7 +32,7 @@ func Load(cfg config.Config) (*Store, []Pair, error) {
 			p = Pair{Domain: h, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key}
 		case cfg.TLS.Dir != "":
 			var err error
-			if p, err = findInDir(cfg.TLS.Dir, h); err != nil {
+			if p, err = FindInDir(cfg.TLS.Dir, h); err != nil {
 				return nil, nil, err
 			}
 		default:
@@ -43,7 +43,7 @@ func Load(cfg config.Config) (*Store, []Pair, error) {
 			s.Set(h, c)
 			continue
 		}
-		c, err := p.load()
+		c, err := p.Load()
 		if err != nil {
 			return nil, nil, err
 		}
@@ -59,7 +59,8 @@ type Pair struct {
 	Cert, Key string
 }
 
-func (p Pair) load() (*tls.Certificate, error) {
+// Load reads and parses the pair.
+func (p Pair) Load() (*tls.Certificate, error) {
 	c, err := tls.LoadX509KeyPair(p.Cert, p.Key)
 	if err != nil {
 		return nil, fmt.Errorf("tls: loading %s and %s: %w", p.Cert, p.Key, err)
@@ -67,9 +68,9 @@ func (p Pair) load() (*tls.Certificate, error) {
 	return &c, nil
 }
 
-// findInDir finds domain's pair in dir: <domain>.crt + <domain>.key, or
+// FindInDir finds domain's pair in dir: <domain>.crt + <domain>.key, or
 // certbot's <domain>/fullchain.pem + <domain>/privkey.pem.
-func findInDir(dir, domain string) (Pair, error) {
+func FindInDir(dir, domain string) (Pair, error) {
 	candidates := []Pair{
 		{domain, filepath.Join(dir, domain+".crt"), filepath.Join(dir, domain+".key")},
 		{domain, filepath.Join(dir, domain, "fullchain.pem"), filepath.Join(dir, domain, "privkey.pem")},
@@ -87,7 +88,7 @@ func findInDir(dir, domain string) (Pair, error) {
 func selfSigned(dir, domain string) (*tls.Certificate, error) {
 	p := Pair{domain, filepath.Join(dir, domain+".crt"), filepath.Join(dir, domain+".key")}
 	if _, err := os.Stat(p.Cert); err == nil {
-		return p.load()
+		return p.Load()
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func selfSigned(dir, domain string) (*tls.Certificate, error) {
 	if err := writePair(p, [][]byte{der}, key); err != nil {
 		return nil, err
 	}
-	return p.load()
+	return p.Load()
 }
 
 // writePair writes a chain and its key as PEM, each file replaced

@@ -57,7 +57,7 @@ func (w *Watcher) Check() {
 		c := loaded[files]
 		if c == nil {
 			var err error
-			if c, err = p.load(); err != nil {
+			if c, err = p.Load(); err != nil {
 				w.log.Warn("certificate changed on disk but does not load; keeping the previous one", "domain", p.Domain, "err", err)
 				continue
 			}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"hearth/certs"
 	"hearth/config"
 	"hearth/jid"
 	"hearth/mod"
@@ -47,7 +48,11 @@ type Server struct {
 	store    storage.Store
 	ownStore bool
 	router   *router.Router
-	certs    *certStore
+	certs    *certs.Store
+	// certPairs are the manually managed certificate files, reloaded
+	// when they change; acme is nil without [acme] enabled.
+	certPairs []certs.Pair
+	acme      *certs.ACME
 	throttle *authThrottle
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
 	// in storage so that they stay the same across restarts and nodes.
@@ -63,7 +68,7 @@ type Server struct {
 }
 
 type listener struct {
-	kind string // "c2s", "c2s_tls" or "metrics"
+	kind string // "c2s", "c2s_tls", "metrics", "acme_http" or "acme_tls"
 	ln   net.Listener
 }
 
@@ -89,11 +94,11 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		return nil, &ConfigError{err}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	certs, err := loadCerts(cfg.Config)
+	store, pairs, err := certs.Load(cfg.Config)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
-	s.certs = certs
+	s.certs, s.certPairs = store, pairs
 	s.store = opts.Store
 	if s.store == nil {
 		st, err := OpenStore(s.ctx, cfg.Config)
@@ -116,6 +121,10 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		mods = mod.All()
 	}
 	if err := s.startModules(mods); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.startACME(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -222,6 +231,23 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return err
 	}
+	if a := s.cfg.ACME; a.Enabled {
+		var httpAddrs, tlsAddrs []string
+		if a.Challenge == "http-01" && a.HTTP != "" {
+			httpAddrs = []string{a.HTTP}
+		}
+		if a.TLS != "" {
+			tlsAddrs = []string{a.TLS}
+		}
+		if err := open("acme_http", httpAddrs); err != nil {
+			s.closeListeners()
+			return err
+		}
+		if err := open("acme_tls", tlsAddrs); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
 	return nil
 }
 
@@ -253,9 +279,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	lns := slices.Clone(s.listeners)
 	s.mu.Unlock()
 	var accept sync.WaitGroup
+	s.runCerts(lns)
 	for _, l := range lns {
-		if l.kind == "metrics" {
+		switch l.kind {
+		case "metrics":
 			s.serveMetrics(l.ln)
+			continue
+		case "acme_http", "acme_tls":
 			continue
 		}
 		cfg := s.c2sConfig(l.kind == "c2s_tls")
@@ -307,7 +337,7 @@ func (s *Server) c2sConfig(direct bool) stream.C2SConfig {
 			}
 			return nil
 		},
-		TLS:                s.certs.tlsConfig(alpn...),
+		TLS:                s.certs.TLSConfig(alpn...),
 		DirectTLS:          direct,
 		RequireTLS:         true,
 		Limits:             stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize},
