@@ -123,6 +123,8 @@ func checkCerts(cfg config.Config) (warnings []string, problems []error) {
 			warnings = append(warnings, certWarnings(c, "tls.dir's certificate for "+h, []string{h})...)
 		}
 		return warnings, problems
+	case cfg.ACME.Enabled:
+		return nil, nil
 	default:
 		return []string{fmt.Sprintf("tls: no certificate configured; hearth uses self-signed certificates from %s, which clients will ask their users to trust", cfg.DataDir+"/certs")}, nil
 	}

@@ -1,5 +1,6 @@
 // Command hearth is the hearth XMPP server and its administration tool.
 //
+//	hearth init DOMAIN [-dir DIR] [-email ADDRESS] [-force]
 //	hearth serve [-c FILE]            run the server
 //	hearth adduser JID [-c FILE] [--password-stdin]
 //	hearth passwd JID [-c FILE] [--password-stdin]
@@ -48,6 +49,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = cmdServe(args[1:], stdout, stderr)
+	case "init":
+		err = cmdInit(args[1:], stdout, stderr)
 	case "adduser":
 		err = cmdAddUser(args[1:], stdin, stdout, stderr)
 	case "passwd":
@@ -85,6 +88,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 const usage = `usage: hearth COMMAND [flags]
 
 commands:
+  init DOMAIN [-dir DIR] [-email ADDRESS] [-force]
+                                         write a configuration for DOMAIN, check DNS and ports
   serve [-c FILE]                        run the server
   adduser JID [-c FILE] [--password-stdin] create an account
   passwd JID [-c FILE] [--password-stdin]  change an account's password
