@@ -53,7 +53,7 @@ type Server struct {
 	// when they change; acme is nil without [acme] enabled.
 	certPairs []certs.Pair
 	acme      *certs.ACME
-	throttle *authThrottle
+	throttle  *authThrottle
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
 	// in storage so that they stay the same across restarts and nodes.
 	fakeSecret []byte
