@@ -43,6 +43,9 @@ var modRequires = map[string][]string{
 	"mod/last":     {"mod/roster"},
 	"mod/blocking": {"mod/roster"},
 	"mod/mam":      {"mod/roster"},
+	// disco answers the XEP-0050 commands node from the registry's command
+	// table with adhoc's helpers; it needs no adhoc module at run time.
+	"mod/disco": {"mod/adhoc"},
 }
 
 func TestImportRules(t *testing.T) {

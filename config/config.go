@@ -31,6 +31,10 @@ type Config struct {
 	Auth             Auth             `toml:"auth"`
 	StreamManagement StreamManagement `toml:"stream_management"`
 	ACME             ACME             `toml:"acme"`
+	// Admins are the bare JIDs of the server's administrators: they may
+	// run the XEP-0133 service administration commands and create
+	// invitations that make other admins. Top-level key "admins".
+	Admins []string `toml:"admins"`
 }
 
 // Listen lists the addresses of each listener; an empty list disables it.
@@ -278,6 +282,7 @@ func (f *File) coreFields() map[string]any {
 		"auth":              &f.Auth,
 		"stream_management": &f.StreamManagement,
 		"acme":              &f.ACME,
+		"admins":            &f.Admins,
 	}
 }
 
@@ -358,6 +363,11 @@ func (f *File) validate() error {
 		"bytes_per_second": l.BytesPerSecond, "burst_bytes": l.BurstBytes, "stanzas_per_second": l.StanzasPerSecond, "burst_stanzas": l.BurstStanzas} {
 		if v < 0 {
 			return fmt.Errorf("limits.%s: must not be negative (0 turns it off)", key)
+		}
+	}
+	for _, a := range c.Admins {
+		if i := strings.IndexByte(a, '@'); i <= 0 || strings.ContainsAny(a, "/ ") {
+			return fmt.Errorf("admins: %q is not a bare JID (user@domain)", a)
 		}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {

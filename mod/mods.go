@@ -4,6 +4,8 @@
 package mod
 
 import (
+	"hearth/mod/adhoc"
+	"hearth/mod/admin"
 	"hearth/mod/blocking"
 	"hearth/mod/carbons"
 	"hearth/mod/disco"
@@ -37,6 +39,8 @@ func All() []*module.Definition {
 		mam.Module, // after roster, which it requires
 		push.Module,
 		fast.Module,
+		admin.Module, // XEP-0133 commands
+		adhoc.Module, // executes the commands of the modules above
 		disco.Module, // last: it answers from every other module's registrations
 	}
 }

@@ -184,9 +184,17 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	if err != nil {
 		return err
 	}
+	var admins []jid.JID
+	for _, a := range s.cfg.Admins {
+		j, err := jid.Parse(a)
+		if err != nil || j.Local() == "" || j.Resource() != "" {
+			return &ConfigError{fmt.Errorf("admins: %q is not a bare JID", a)}
+		}
+		admins = append(admins, j)
+	}
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
-		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations})
+		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, Admins: admins})
 		for i, d := range mods {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
 			if err := d.Start(h, configs[i]); err != nil {
