@@ -23,7 +23,7 @@ type Command struct {
 	// the outcome (Done true), or another form to fill in. An error is
 	// returned to the requester as an IQ error (a *stanza.Error keeps its
 	// condition; others become internal-server-error).
-	Run func(ctx context.Context, from jid.JID, form *stanza.Form) (CommandResult, error)
+	Run    func(ctx context.Context, from jid.JID, form *stanza.Form) (CommandResult, error)
 	module string
 }
 
