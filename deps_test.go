@@ -43,6 +43,10 @@ var modRequires = map[string][]string{
 	"mod/last":     {"mod/roster"},
 	"mod/blocking": {"mod/roster"},
 	"mod/mam":      {"mod/roster"},
+	"mod/invite":   {"mod/roster"},
+	// register redeems invitations through mod/invite's Service (mode
+	// "invite"), checked at start.
+	"mod/register": {"mod/invite"},
 	// disco answers the XEP-0050 commands node from the registry's command
 	// table with adhoc's helpers; it needs no adhoc module at run time.
 	"mod/disco": {"mod/adhoc"},

@@ -10,6 +10,7 @@ import (
 	"hearth/mod/carbons"
 	"hearth/mod/disco"
 	"hearth/mod/fast"
+	"hearth/mod/invite"
 	"hearth/mod/last"
 	"hearth/mod/mam"
 	"hearth/mod/offline"
@@ -28,6 +29,7 @@ func All() []*module.Definition {
 	return []*module.Definition{
 		roster.Module,
 		presence.Module,
+		invite.Module, // after roster, which it requires; before register, which uses it
 		register.Module,
 		ping.Module,
 		version.Module,

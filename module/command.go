@@ -71,6 +71,23 @@ func (s Settings) IsAdmin(j jid.JID) bool {
 	return slices.Contains(s.Admins, j.Bare())
 }
 
+// AdminsMap is the storage Map of administrators made at run time (by an
+// admin invitation): owner the host, key the localpart.
+const AdminsMap = "admins"
+
+// IsAdmin reports whether j's account is an administrator of the host:
+// named by the "admins" key, or made one by an admin invitation.
+func (h *Host) IsAdmin(ctx context.Context, j jid.JID) bool {
+	if j.Domain() != h.reg.domain || j.Local() == "" {
+		return false
+	}
+	if h.reg.settings.IsAdmin(j) {
+		return true
+	}
+	_, err := h.store.Map(AdminsMap).Get(ctx, h.reg.domain, j.Local())
+	return err == nil
+}
+
 // OnlineLister is implemented by routers that can list the accounts with
 // a bound session on a host (hearth/router does).
 type OnlineLister interface {

@@ -41,7 +41,7 @@ type admin struct{ h *module.Host }
 func start(h *module.Host, _ struct{}) error {
 	a := &admin{h: h}
 	allowed := func(from jid.JID) bool {
-		return from.Domain() == h.Domain() && h.Settings().IsAdmin(from)
+		return h.IsAdmin(context.Background(), from)
 	}
 	for _, c := range []struct {
 		node, name string
