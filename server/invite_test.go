@@ -176,4 +176,3 @@ func TestInviteWebPage(t *testing.T) {
 		t.Fatalf("unknown host: %v %v", resp, err)
 	}
 }
-
