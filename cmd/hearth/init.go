@@ -137,6 +137,11 @@ hosts = ["{{.Domain}}"]
 # Database, certificates and keys live here.
 data_dir = "{{.DataDir}}"
 
+# Administrators may run the server's administration commands from their
+# app (add and delete users, announcements, invitations that create
+# accounts). Uncomment once the account exists:
+# admins = ["you@{{.Domain}}"]
+
 [listen]
 # Clients with STARTTLS (the standard port 5222) and with direct TLS
 # (XEP-0368).{{if .Ports.ExtraTLS}} Port 443 also answers the certificate authority's
@@ -161,10 +166,17 @@ challenge = "tls-alpn-01"       # the authority connects to port 443 (listen.c2s
 {{- end}}
 
 [registration]
-# closed: accounts come from "hearth adduser" (and the admins).
-# open: anyone may register from their client (rate-limited per address).
-mode = "closed"
+# invite: people register from their app with an invitation link
+#         ("hearth invite", or "Invite a friend" in a client's commands).
+# closed: accounts come from "hearth adduser" and the admins only.
+# open:   anyone may register from their app (rate-limited per address).
+mode = "invite"
 # min_password_length = 8
+
+[invites]
+# users_can_invite = true        # every user may invite friends; admins always can
+# expiry = 604800                # seconds an invitation made from an app stays valid (7 days)
+# web_base = "https://{{.Domain}}:5281"   # where the invitation web pages are served
 
 # Services on subdomains. Each needs a DNS record (see "hearth init"'s
 # output) and is certified automatically once enabled.
@@ -354,5 +366,6 @@ func printNextSteps(w io.Writer, path, domain string, missingDNS int, blocked []
 	fmt.Fprintf(w, "  %d. Start the server:           hearth serve -c %s\n", n, path)
 	fmt.Fprintf(w, "     (or install packaging/hearth.service and run: systemctl enable --now hearth)\n")
 	fmt.Fprintf(w, "  %d. Create your account:        hearth adduser you@%s -c %s\n", n+1, domain, path)
-	fmt.Fprintf(w, "  %d. Log in from any XMPP client (Conversations, Monal, Gajim, Dino) as you@%s.\n", n+2, domain)
+	fmt.Fprintf(w, "  %d. Invite a friend:            hearth invite -c %s --from you@%s\n", n+2, path, domain)
+	fmt.Fprintf(w, "     and send them the link it prints. Log in from any XMPP app (Conversations, Monal, Gajim, Dino) as you@%s.\n", domain)
 }

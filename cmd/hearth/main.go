@@ -2,6 +2,7 @@
 //
 //	hearth init DOMAIN [-dir DIR] [-email ADDRESS] [-force]
 //	hearth serve [-c FILE]            run the server
+//	hearth invite [-c FILE] [--host DOMAIN] [--from JID] [--uses N] [--expires 7d] [--admin]
 //	hearth adduser JID [-c FILE] [--password-stdin]
 //	hearth passwd JID [-c FILE] [--password-stdin]
 //	hearth deluser JID [-c FILE]
@@ -51,6 +52,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdServe(args[1:], stdout, stderr)
 	case "init":
 		err = cmdInit(args[1:], stdout, stderr)
+	case "invite":
+		err = cmdInvite(args[1:], stdout, stderr)
 	case "adduser":
 		err = cmdAddUser(args[1:], stdin, stdout, stderr)
 	case "passwd":
@@ -91,6 +94,8 @@ commands:
   init DOMAIN [-dir DIR] [-email ADDRESS] [-force]
                                          write a configuration for DOMAIN, check DNS and ports
   serve [-c FILE]                        run the server
+  invite [-c FILE] [--from JID] [--uses N] [--expires 7d] [--admin]
+                                         create an invitation link (registration mode "invite")
   adduser JID [-c FILE] [--password-stdin] create an account
   passwd JID [-c FILE] [--password-stdin]  change an account's password
   deluser JID [-c FILE]                  delete an account and its data
