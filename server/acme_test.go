@@ -1,9 +1,15 @@
 package server_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
@@ -96,5 +102,101 @@ check_interval = "200ms"
 	}
 	if got := alice.TLSState().PeerCertificates[0]; got.SerialNumber.Cmp(old.SerialNumber) != 0 {
 		t.Fatal("the established session's certificate changed")
+	}
+}
+
+// TestACMEChallengeListeners: with challenge http-01 the server answers on its
+// own [acme] http listener, and with tls-alpn-01 on a dedicated [acme] tls
+// listener when no direct-TLS listener is on the validated port.
+func TestACMEChallengeListeners(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, challenge, key string }{
+		{"http-01", "http-01", "http"},
+		{"tls-alpn-01 dedicated", "tls-alpn-01", "tls"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			port := acmetest.FreePort(t)
+			opts := acmetest.Options{HTTPPort: 1, TLSPort: 1}
+			if tc.key == "http" {
+				opts.HTTPPort = port
+			} else {
+				opts.TLSPort = port
+			}
+			ca := acmetest.Start(t, opts)
+			srv := xmpptest.NewServer(t, fmt.Sprintf(`
+[listen]
+c2s = ["127.0.0.1:0"]
+c2s_tls = ["127.0.0.1:0"]
+[acme]
+enabled = true
+directory = %q
+directory_ca = %q
+challenge = %q
+%s = "127.0.0.1:%d"
+check_interval = "200ms"
+`, ca.Directory, ca.DirectoryCA, tc.challenge, tc.key, port))
+			waitLeaf(t, srv.C2STLS, "localhost", ca, func(*x509.Certificate) bool { return true })
+		})
+	}
+}
+
+// TestManualCertificateReload: a certificate file replaced on disk (a
+// certbot renewal) is served to new connections while an established
+// session keeps working.
+func TestManualCertificateReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
+	writeTestPair(t, certFile, keyFile, "localhost", 1)
+	srv := xmpptest.NewServer(t, fmt.Sprintf("[tls]\ncert = %q\nkey = %q\nwatch = \"100ms\"", certFile, keyFile))
+	srv.AddUser(t, "alice", "pw")
+	alice := srv.LoginAvailable(t, "alice", "pw", "phone")
+	if got := alice.TLSState().PeerCertificates[0].SerialNumber.Int64(); got != 1 {
+		t.Fatalf("serial %d, want 1", got)
+	}
+	writeTestPair(t, certFile, keyFile, "localhost", 2)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := tls.Dial("tcp", srv.C2STLS, &tls.Config{ServerName: "localhost", InsecureSkipVerify: true, NextProtos: []string{"xmpp-client"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		serial := c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()
+		c.Close()
+		if serial == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replaced certificate was not served within 10s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := alice.IQ("<iq type='get' id='after-reload'><ping xmlns='urn:xmpp:ping'/></iq>"); r.Get("type") != "result" {
+		t.Fatalf("old session after the reload: %s", r)
+	}
+}
+
+// writeTestPair writes a self-signed pair for domain with serial.
+func writeTestPair(t *testing.T, certFile, keyFile, domain string, serial int64) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: domain}, DNSNames: []string{domain},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalECPrivateKey(key)
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
