@@ -117,3 +117,45 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatalf("a cancelled session went on: %s", r)
 	}
 }
+
+// TestAdhocErrors: XEP-0050 misuse gets protocol errors: an unknown node,
+// a stage without session, a session of someone else, a stage without form.
+func TestAdhocErrors(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, `admins = ["boss@localhost", "deputy@localhost"]`)
+	srv.AddUser(t, "boss", "pw")
+	srv.AddUser(t, "deputy", "pw")
+	boss := srv.LoginAvailable(t, "boss", "pw", "a")
+	deputy := srv.LoginAvailable(t, "deputy", "pw", "b")
+	cond := func(r *stanza.Element) string {
+		if r.Get("type") != "error" {
+			return "no error: " + r.String()
+		}
+		for _, c := range r.Child(stanza.NSClient, "error").Elements() {
+			if c.Name.Space == stanza.NSStanzas && c.Name.Local != "text" {
+				return c.Name.Local
+			}
+		}
+		return "?"
+	}
+	const announce = "http://jabber.org/protocol/admin#announce"
+	if got := cond(boss.IQ("<iq type='set' id='e1' to='localhost'><command xmlns='" + nsCommands + "' node='urn:example:nope' action='execute'/></iq>")); got != "item-not-found" {
+		t.Errorf("unknown node: %s", got)
+	}
+	if got := cond(boss.IQ("<iq type='set' id='e2' to='localhost'><command xmlns='" + nsCommands + "' node='" + announce + "' action='complete'/></iq>")); got != "bad-request" {
+		t.Errorf("complete without session: %s", got)
+	}
+	r := boss.IQ("<iq type='set' id='e3' to='localhost'><command xmlns='" + nsCommands + "' node='" + announce + "'/></iq>")
+	sid := r.Child(nsCommands, "command").Get("sessionid")
+	if got := cond(deputy.IQ("<iq type='set' id='e4' to='localhost'><command xmlns='" + nsCommands + "' node='" + announce + "' sessionid='" + sid + "' action='complete'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/admin</value></field><field var='announcement'><value>hijack</value></field></x></command></iq>")); got != "bad-request" {
+		t.Errorf("someone else's session: %s", got)
+	}
+	if got := cond(boss.IQ("<iq type='set' id='e5' to='localhost'><command xmlns='" + nsCommands + "' node='" + announce + "' sessionid='" + sid + "' action='complete'/></iq>")); got != "bad-request" {
+		t.Errorf("stage without form: %s", got)
+	}
+	deputy.ExpectNone("hijacked announcement", func(el *stanza.Element) bool { return el.Name.Local == "message" }, 200*time.Millisecond)
+	// disco#info of a command node, for an admin only.
+	if r := boss.IQ("<iq type='get' id='i1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info' node='" + announce + "'/></iq>"); !strings.Contains(r.String(), "command-node") {
+		t.Errorf("command node info: %s", r)
+	}
+}
