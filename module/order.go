@@ -21,8 +21,10 @@ var hookOrder = map[hookName][]string{
 	// archived; the archive stamps before carbons copy.
 	hookInbound: {"blocking", "mam", "carbons"},
 	// Messages to local accounts: blocking drops before archiving; the
-	// archive adds <stanza-id/> before anyone sees the message.
-	hookDeliver: {"blocking", "mam"},
+	// archive adds <stanza-id/> before anyone sees the message. A
+	// subscription request with an invitation token (XEP-0379) is
+	// pre-approved only if blocking let it through.
+	hookDeliver: {"blocking", "invite", "mam"},
 	// Push notifies devices that got a message only into a queue (a
 	// hibernating or inactive session) after carbons made its copies.
 	hookDelivered: {"carbons", "push"},

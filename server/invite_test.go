@@ -176,3 +176,41 @@ func TestInviteWebPage(t *testing.T) {
 		t.Fatalf("unknown host: %v %v", resp, err)
 	}
 }
+
+// TestInvitePreApprovedSubscription: an existing account that subscribes
+// to the inviter with the invitation token (XEP-0379) is approved at once;
+// without a valid token the request waits for the user as usual.
+func TestInvitePreApprovedSubscription(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "pw")
+	srv.AddUser(t, "bob", "pw")
+	srv.AddUser(t, "carol", "pw")
+	alice := srv.LoginAvailable(t, "alice", "pw", "a")
+	bob := srv.LoginAvailable(t, "bob", "pw", "b")
+	carol := srv.LoginAvailable(t, "carol", "pw", "c")
+	uri, _, token := inviteFromCommand(t, alice, "urn:xmpp:invite#invite")
+	if !strings.HasPrefix(uri, "xmpp:alice@localhost?roster;preauth=") {
+		t.Fatalf("uri %q", uri)
+	}
+	// carol tries a forged token: an ordinary request, no answer.
+	carol.Send("<presence type='subscribe' to='alice@localhost'><preauth xmlns='urn:xmpp:pars:0' token='forged'/></presence>")
+	alice.Expect("carol's request", func(el *stanza.Element) bool {
+		return el.Name.Local == "presence" && el.Get("type") == "subscribe" && el.Get("from") == "carol@localhost"
+	})
+	carol.ExpectNone("approval", func(el *stanza.Element) bool {
+		return el.Name.Local == "presence" && el.Get("type") == "subscribed"
+	}, 300*time.Millisecond)
+
+	bob.Send("<presence type='subscribe' to='alice@localhost'><preauth xmlns='urn:xmpp:pars:0' token='" + token + "'/></presence>")
+	bob.Expect("approval", func(el *stanza.Element) bool {
+		return el.Name.Local == "presence" && el.Get("type") == "subscribed" && el.Get("from") == "alice@localhost"
+	})
+	if got := rosterSub(t, alice, "bob@localhost"); got != "from" {
+		t.Errorf("alice's roster: bob is %s, want from", got)
+	}
+	// The token is used up.
+	if _, err := invite.Lookup(context.Background(), srv.Store().Map(invite.MapName), "localhost", token); err == nil {
+		t.Error("token still valid after use")
+	}
+}

@@ -218,6 +218,7 @@ func start(h *module.Host, cfg Config) error {
 		delete(services, h.Registry())
 		servicesMu.Unlock()
 	})
+	h.OnDeliver(s.deliver)
 	h.AddCommand(module.Command{
 		Node: NodeInvite, Name: "Invite a friend",
 		Allowed: func(from jid.JID) bool {
