@@ -179,6 +179,14 @@ func (s *Service) SetRegistrar(fn Registrar) {
 	s.registrar = fn
 }
 
+// canRegister reports whether invitations can create accounts here
+// (registration mode "invite").
+func (s *Service) canRegister() bool {
+	s.regMu.Lock()
+	defer s.regMu.Unlock()
+	return s.registrar != nil
+}
+
 // Register creates an account with the invitation token (the web form),
 // or fails when registration with invitations is off.
 func (s *Service) Register(ctx context.Context, username, password, addr, token string) (jid.JID, error) {
@@ -227,10 +235,12 @@ func start(h *module.Host, cfg Config) error {
 		Run: func(ctx context.Context, from jid.JID, _ *stanza.Form) (module.CommandResult, error) {
 			return s.commandResult(ctx, Options{Inviter: from.Bare(), Uses: 1, Expiry: s.expiry()})
 		},
+		// Without registration by invitation the link still lets someone
+		// who has an account elsewhere add the inviter (XEP-0379).
 	})
 	h.AddCommand(module.Command{
 		Node: NodeCreateAccount, Name: "Create an account invitation",
-		Allowed: func(from jid.JID) bool { return h.IsAdmin(context.Background(), from) },
+		Allowed: func(from jid.JID) bool { return s.canRegister() && h.IsAdmin(context.Background(), from) },
 		Run: func(ctx context.Context, _ jid.JID, _ *stanza.Form) (module.CommandResult, error) {
 			return s.commandResult(ctx, Options{Uses: 1, Expiry: s.expiry()})
 		},
@@ -250,8 +260,12 @@ func (s *Service) commandResult(ctx context.Context, o Options) (module.CommandR
 	if err != nil {
 		return module.CommandResult{}, err
 	}
+	uri := inv.RegisterURI()
+	if !s.canRegister() {
+		uri = inv.RosterURI() // no account creation here: a contact link only
+	}
 	form := &stanza.Form{Type: stanza.FormResult, Title: "Invitation", Fields: []stanza.Field{
-		{Var: "uri", Type: stanza.FieldTextSingle, Label: "Invitation URI", Values: []string{inv.RegisterURI()}},
+		{Var: "uri", Type: stanza.FieldTextSingle, Label: "Invitation URI", Values: []string{uri}},
 		{Var: "landing-url", Type: stanza.FieldTextSingle, Label: "Invitation web page", Values: []string{inv.LandingURL(s.cfg.WebBase)}},
 		{Var: "expire", Type: stanza.FieldTextSingle, Label: "Valid until", Values: []string{inv.Expires.Format(time.RFC3339)}},
 	}}

@@ -61,13 +61,17 @@ func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token, usern
 		pageTemplate.Execute(w, pageData{Domain: s.Domain(), Invalid: true})
 		return
 	}
+	uri := inv.RegisterURI()
+	if !s.canRegister() {
+		uri = inv.RosterURI()
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if problem != "" {
 		w.WriteHeader(http.StatusBadRequest)
 	}
 	pageTemplate.Execute(w, pageData{
-		Domain: s.Domain(), Inviter: inv.Inviter, URI: template.URL(inv.RegisterURI()),
-		Username: username, Problem: problem,
+		Domain: s.Domain(), Inviter: inv.Inviter, URI: template.URL(uri),
+		Username: username, Problem: problem, CanRegister: s.canRegister(),
 	})
 }
 
@@ -112,6 +116,7 @@ type pageData struct {
 	Problem         string
 	Invalid         bool
 	Registered      string
+	CanRegister     bool // account creation by invitation is on
 }
 
 // clients are the apps the page suggests, by platform.
@@ -142,7 +147,8 @@ a.button,button{display:inline-block;padding:.6em 1.2em;border-radius:.4em;backg
 <ul>{{range clients}}<li><a href="{{.URL}}">{{.Name}}</a> ({{.Platform}})</li>{{end}}</ul>
 <h2>2. Open the invitation in it</h2>
 <p><a class="button" id="open" href="{{.URI}}">Open in your app</a></p>
-<p>The app creates your account{{if .Inviter}} and adds {{.Inviter}} to your contacts{{end}}.</p>
+<p>{{if .CanRegister}}The app creates your account{{if .Inviter}} and adds {{.Inviter}} to your contacts{{end}}.{{else}}The app adds {{.Inviter}} to your contacts.{{end}}</p>
+{{- if .CanRegister}}
 <h2>Or register here</h2>
 {{if .Problem}}<p class="problem" id="problem">{{.Problem}}</p>{{end}}
 <form method="post">
@@ -151,6 +157,7 @@ a.button,button{display:inline-block;padding:.6em 1.2em;border-radius:.4em;backg
 <label>Password again <input name="password-verify" type="password" required autocomplete="new-password"></label>
 <p><button type="submit">Create my account on {{.Domain}}</button></p>
 </form>
+{{- end}}
 {{- end}}
 </body></html>
 `))
