@@ -51,6 +51,9 @@ func Handler(lookup func(domain string) *Service) http.Handler {
 
 func (s *Service) servePage(w http.ResponseWriter, r *http.Request, token, username, problem string) {
 	inv, err := s.Lookup(r.Context(), token)
+	if err == nil && inv.Inviter == "" && !s.canRegister() {
+		err = ErrInvalid // an account invitation, but registration by invitation is off
+	}
 	if err != nil {
 		status := http.StatusNotFound
 		if !errors.Is(err, ErrInvalid) {
