@@ -12,6 +12,7 @@
 //	hearth import [-c FILE] [--replace] FILE|-
 //	hearth import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
 //	hearth check-config [-c FILE]
+//	hearth status [-c FILE]
 //	hearth version
 //
 // Every subcommand reads -c FILE, or ./hearth.toml, or
@@ -54,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdInit(args[1:], stdout, stderr)
 	case "invite":
 		err = cmdInvite(args[1:], stdout, stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
 	case "adduser":
 		err = cmdAddUser(args[1:], stdin, stdout, stderr)
 	case "passwd":
@@ -106,6 +109,7 @@ commands:
   import [-c FILE] [--replace] --prosody DIR [--host DOMAIN]
                                          read a Prosody data directory
   check-config [-c FILE]                 check the configuration without starting
+  status [-c FILE]                       certificate expiry; sessions of the running server
   version                                print the version
 
 Without -c, hearth reads ./hearth.toml, then /etc/hearth/hearth.toml, and
