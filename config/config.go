@@ -62,7 +62,8 @@ type TLS struct {
 }
 
 // ACME configures automatic certificates (RFC 8555) for every served
-// domain: the hosts and their service subdomains.
+// domain: the hosts and their service subdomains. Enabling it accepts the
+// CA's terms of service on the operator's behalf.
 type ACME struct {
 	Enabled bool   `toml:"enabled"`
 	Email   string `toml:"email"` // account contact, for expiry notices

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -212,5 +213,58 @@ func TestInvitePreApprovedSubscription(t *testing.T) {
 	// The token is used up.
 	if _, err := invite.Lookup(context.Background(), srv.Store().Map(invite.MapName), "localhost", token); err == nil {
 		t.Error("token still valid after use")
+	}
+}
+
+// TestInviteSingleUseUnderRace: two clients present the same one-use
+// token and register at once: exactly one account is created.
+func TestInviteSingleUseUnderRace(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, inviteRegistration)
+	inv, err := invite.Create(context.Background(), srv.Store().Map(invite.MapName), "localhost", invite.Options{Uses: 1, Expiry: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []*xmpptest.Conn
+	for i := range 2 {
+		c, _ := secureConn(t, srv)
+		if r := c.IQ(preauthIQ(fmt.Sprint("p", i), inv.Token)); r.Get("type") != "result" {
+			t.Fatalf("preauth %d: %s", i, r)
+		}
+		conns = append(conns, c)
+	}
+	results := make(chan string, 2)
+	for i, c := range conns {
+		go func() {
+			c.Send(registerIQ(fmt.Sprint("r", i), "", fmt.Sprint("racer", i), "racer-password"))
+			results <- ""
+		}()
+	}
+	<-results
+	<-results
+	ok := 0
+	for i, c := range conns {
+		r := c.Expect("registration reply", func(el *stanza.Element) bool { return el.Get("id") == fmt.Sprint("r", i) })
+		if r.Get("type") == "result" {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d registrations succeeded with a one-use invitation", ok)
+	}
+}
+
+// TestInviteExpired: an expired invitation is refused.
+func TestInviteExpired(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, inviteRegistration)
+	m := srv.Store().Map(invite.MapName)
+	v := fmt.Sprintf(`{"uses":1,"expires":%q}`, time.Now().Add(-time.Minute).UTC().Format(time.RFC3339))
+	if err := m.Set(context.Background(), "localhost", "expired-token-123", []byte(v)); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := secureConn(t, srv)
+	if r := c.IQ(preauthIQ("p", "expired-token-123")); r.Get("type") != "error" || !strings.Contains(r.String(), "item-not-found") {
+		t.Fatalf("expired token: %s", r)
 	}
 }

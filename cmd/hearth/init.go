@@ -154,7 +154,8 @@ c2s_tls = [":{{.Ports.C2STLS}}"{{if .Ports.ExtraTLS}}, ":{{.Ports.ExtraTLS}}"{{e
 # Certificates from Let's Encrypt for {{.Domain}} and its service subdomains
 # (muc.{{.Domain}}, upload.{{.Domain}} once those services are enabled),
 # renewed 30 days before they expire and swapped in without disconnecting
-# anyone. They are kept in data_dir/acme.
+# anyone. They are kept in data_dir/acme. Enabling this accepts the
+# certificate authority's subscriber agreement (Let's Encrypt's by default).
 enabled = true
 email = "{{.Email}}"           # expiry notices from the certificate authority; may stay empty
 # directory = "https://acme-staging-v02.api.letsencrypt.org/directory"   # for trying things out
