@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -219,7 +220,11 @@ func (s *Server) Listen() error {
 		for _, a := range addrs {
 			ln, err := net.Listen("tcp", a)
 			if err != nil {
-				return &ConfigError{fmt.Errorf("listen.%s: cannot listen on %s: %w", kind, a, err)}
+				key := "listen." + kind
+				if k, ok := strings.CutPrefix(kind, "acme_"); ok {
+					key = "acme." + k
+				}
+				return &ConfigError{fmt.Errorf("%s: cannot listen on %s: %w", key, a, err)}
 			}
 			s.mu.Lock()
 			s.listeners = append(s.listeners, listener{kind, ln})
