@@ -31,6 +31,8 @@ var allowedImports = map[string][]string{
 	"webstream":                {"stanza"},
 	// s2s knows the router only through its own small Router interface.
 	"s2s": {"jid", "stanza"},
+	"certs":                    {"config"},
+	"certs/acmetest":           {},
 	// dump reads and writes per-user data through the exported API of the
 	// modules that own it (mod/roster, which takes a module.Host; mod/vcard,
 	// mod/private and mod/pep, which take the store).
@@ -51,6 +53,13 @@ var modRequires = map[string][]string{
 	"mod/pep":      {"mod/roster"},
 	"mod/private":  {"mod/pep"},
 	"mod/vcard":    {"mod/pep"},
+	"mod/invite":   {"mod/roster"},
+	// register redeems invitations through mod/invite's Service (mode
+	// "invite"), checked at start.
+	"mod/register": {"mod/invite"},
+	// disco answers the XEP-0050 commands node from the registry's command
+	// table with adhoc's helpers; it needs no adhoc module at run time.
+	"mod/disco": {"mod/adhoc"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -36,6 +37,11 @@ type Config struct {
 	// the secret it authenticates with on [listen] component:
 	// [components] "irc.example.org" = "a long random secret".
 	Components map[string]string `toml:"components"`
+	ACME             ACME             `toml:"acme"`
+	// Admins are the bare JIDs of the server's administrators: they may
+	// run the XEP-0133 service administration commands and create
+	// invitations that make other admins. Top-level key "admins".
+	Admins []string `toml:"admins"`
 }
 
 // Listen lists the addresses of each listener; an empty list disables it.
@@ -97,6 +103,66 @@ type TLS struct {
 	Cert string `toml:"cert"`
 	Key  string `toml:"key"`
 	Dir  string `toml:"dir"`
+	// Watch is how often the cert/key files (or those found in dir) are
+	// checked for changes, e.g. a certbot renewal, and reloaded without
+	// dropping sessions; default "1m", "0" turns it off.
+	Watch Duration `toml:"watch"`
+}
+
+// ACME configures automatic certificates (RFC 8555) for every served
+// domain: the hosts and their service subdomains. Enabling it accepts the
+// CA's terms of service on the operator's behalf.
+type ACME struct {
+	Enabled bool   `toml:"enabled"`
+	Email   string `toml:"email"` // account contact, for expiry notices
+	// Directory is the CA's ACME directory URL; default Let's Encrypt's
+	// production directory.
+	Directory string `toml:"directory"`
+	// DirectoryCA is a PEM file of extra roots trusted for the directory's
+	// HTTPS (test CAs).
+	DirectoryCA string `toml:"directory_ca"`
+	// Challenge is "tls-alpn-01" (default: answered on port 443 by the
+	// direct-TLS listener, listen.c2s_tls, or by acme.tls) or "http-01"
+	// (answered by the acme.http listener).
+	Challenge string `toml:"challenge"`
+	// HTTP is the http-01 listener address (default ":80" with http-01).
+	HTTP string `toml:"http"`
+	// TLS is an optional dedicated tls-alpn-01 listener (e.g. ":443") for
+	// when no direct-TLS listener is on port 443.
+	TLS string `toml:"tls"`
+	// RenewBefore: a certificate is renewed when it expires within this
+	// time; default "720h" (30 days).
+	RenewBefore Duration `toml:"renew_before"`
+	// CheckInterval: how often expiry is checked and failed orders
+	// retried; default "1h".
+	CheckInterval Duration `toml:"check_interval"`
+	// OrderTimeout bounds one certificate order; default "5m".
+	OrderTimeout Duration `toml:"order_timeout"`
+}
+
+// LetsEncrypt is the default ACME directory.
+const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
+
+// Duration is a TOML string such as "90s", "12h" or "30d" (days).
+type Duration time.Duration
+
+// UnmarshalText parses a Go duration or a whole number of days ("7d").
+func (d *Duration) UnmarshalText(b []byte) error {
+	s := string(b)
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return fmt.Errorf("invalid duration %q", s)
+		}
+		*d = Duration(time.Duration(days) * 24 * time.Hour)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("invalid duration %q", s)
+	}
+	*d = Duration(v)
+	return nil
 }
 
 // Storage selects the backend. TLS to a PostgreSQL server is set in the
@@ -213,12 +279,31 @@ func Default() *File {
 	// Without a file, the web services are on too: file upload,
 	// WebSocket and BOSH work out of the box, as clients expect.
 	f.Listen.HTTPS = []string{":5281"}
+	f.TLS.Watch = Duration(time.Minute)
 	f.applyDefaults()
 	return f
 }
 
 func (f *File) applyDefaults() {
 	c := &f.Config
+	a := &c.ACME
+	if a.Directory == "" {
+		a.Directory = LetsEncrypt
+	}
+	if a.Challenge == "" {
+		a.Challenge = "tls-alpn-01"
+	}
+	if a.HTTP == "" && a.Challenge == "http-01" {
+		a.HTTP = ":80"
+	}
+	defDur := func(v *Duration, d time.Duration) {
+		if *v == 0 {
+			*v = Duration(d)
+		}
+	}
+	defDur(&a.RenewBefore, 30*24*time.Hour)
+	defDur(&a.CheckInterval, time.Hour)
+	defDur(&a.OrderTimeout, 5*time.Minute)
 	if len(c.Hosts) == 0 {
 		c.Hosts = []string{"localhost"}
 	}
@@ -284,6 +369,8 @@ func (f *File) coreFields() map[string]any {
 		"http":              &f.HTTP,
 		"s2s":               &f.S2S,
 		"components":        &f.Components,
+		"acme":              &f.ACME,
+		"admins":            &f.Admins,
 	}
 }
 
@@ -305,6 +392,7 @@ func Load(path string) (*File, error) {
 func Parse(text string) (*File, error) {
 	f := &File{sections: map[string]toml.Primitive{}}
 	f.Limits.presetLimits()
+	f.TLS.Watch = Duration(time.Minute)
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(text, &top)
 	if err != nil {
@@ -365,8 +453,26 @@ func (f *File) validate() error {
 			return fmt.Errorf("limits.%s: must not be negative (0 turns it off)", key)
 		}
 	}
+	for _, a := range c.Admins {
+		if i := strings.IndexByte(a, '@'); i <= 0 || strings.ContainsAny(a, "/ ") {
+			return fmt.Errorf("admins: %q is not a bare JID (user@domain)", a)
+		}
+	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key must be given together")
+	}
+	if a := c.ACME; a.Enabled {
+		if c.TLS.Cert != "" || c.TLS.Dir != "" {
+			return errors.New("acme: enabled together with tls.cert or tls.dir; use one or the other")
+		}
+		switch a.Challenge {
+		case "tls-alpn-01", "http-01":
+		default:
+			return fmt.Errorf("acme.challenge: unknown challenge %q (tls-alpn-01 or http-01)", a.Challenge)
+		}
+		if a.Challenge == "tls-alpn-01" && a.TLS == "" && len(c.Listen.C2STLS) == 0 {
+			return errors.New("acme: challenge tls-alpn-01 needs listen.c2s_tls or acme.tls on port 443")
+		}
 	}
 	switch c.Storage.Driver {
 	case "sqlite", "postgres", "mysql":

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaults(t *testing.T) {
@@ -185,6 +186,38 @@ component = ["127.0.0.1:5347"]
 	} {
 		if _, err := Parse(c.text); err == nil || !strings.Contains(err.Error(), c.wantErr) {
 			t.Errorf("%q: err %v, want %s", c.text, err, c.wantErr)
+		}
+	}
+}
+
+func TestACMEAndAdmins(t *testing.T) {
+	f, err := Parse("admins = [\"boss@example.org\"]\n[listen]\nc2s_tls = [\":443\"]\n[acme]\nenabled = true\nrenew_before = \"30d\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := f.ACME
+	if a.Directory != LetsEncrypt || a.Challenge != "tls-alpn-01" || time.Duration(a.RenewBefore) != 30*24*time.Hour ||
+		time.Duration(a.CheckInterval) != time.Hour || time.Duration(a.OrderTimeout) != 5*time.Minute {
+		t.Errorf("acme defaults: %+v", a)
+	}
+	if f.Admins[0] != "boss@example.org" || time.Duration(f.TLS.Watch) != time.Minute {
+		t.Errorf("admins %v, tls.watch %v", f.Admins, f.TLS.Watch)
+	}
+	if f, err := Parse("[acme]\nenabled = true\nchallenge = \"http-01\"\n"); err != nil || f.ACME.HTTP != ":80" {
+		t.Errorf("http-01 default listener: %v %v", f, err)
+	}
+	for _, bad := range []string{
+		"[acme]\nenabled = true\n",                                       // tls-alpn-01 without a listener for it
+		"[acme]\nenabled = true\nchallenge = \"dns-01\"\ntls = \":443\"", // unknown challenge
+		"[acme]\nenabled = true\nhttp = \":80\"\nchallenge = \"http-01\"\n[tls]\ncert = \"a\"\nkey = \"b\"",
+		"[acme]\nrenew_before = \"soon\"",
+		"[acme]\nrenew_before = \"-1h\"",
+		"[acme]\nfrobnicate = 1",
+		"admins = [\"example.org\"]",
+		"admins = [\"a@example.org/phone\"]",
+	} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("accepted:\n%s", bad)
 		}
 	}
 }

@@ -4,10 +4,13 @@
 package mod
 
 import (
+	"hearth/mod/adhoc"
+	"hearth/mod/admin"
 	"hearth/mod/blocking"
 	"hearth/mod/carbons"
 	"hearth/mod/disco"
 	"hearth/mod/fast"
+	"hearth/mod/invite"
 	"hearth/mod/last"
 	"hearth/mod/mam"
 	"hearth/mod/muc"
@@ -31,6 +34,7 @@ func All() []*module.Definition {
 	return []*module.Definition{
 		roster.Module,
 		presence.Module,
+		invite.Module, // after roster, which it requires; before register, which uses it
 		register.Module,
 		ping.Module,
 		version.Module,
@@ -48,6 +52,8 @@ func All() []*module.Definition {
 		pep.ServiceModule,
 		vcard.Module,
 		private.Module, // after pep, which it requires
-		disco.Module,   // last: it answers from every other module's registrations
+		admin.Module, // XEP-0133 commands
+		adhoc.Module, // executes the commands of the modules above
+		disco.Module, // last: it answers from every other module's registrations
 	}
 }

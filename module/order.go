@@ -25,9 +25,11 @@ var hookOrder = map[hookName][]string{
 	// avatar hash to it.
 	hookInbound: {"blocking", "mam", "carbons", "pep", "vcard"},
 	// Messages to local accounts: blocking drops before archiving; the
-	// archive adds <stanza-id/> before anyone sees the message. PEP
-	// watches contacts' presence that blocking let through.
-	hookDeliver: {"blocking", "mam", "pep"},
+	// archive adds <stanza-id/> before anyone sees the message. A
+	// subscription request with an invitation token (XEP-0379) is
+	// pre-approved only if blocking let it through. PEP watches
+	// contacts' presence that blocking let through.
+	hookDeliver: {"blocking", "invite", "mam", "pep"},
 	// Push notifies devices that got a message only into a queue (a
 	// hibernating or inactive session) after carbons made its copies.
 	hookDelivered: {"carbons", "push"},

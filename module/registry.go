@@ -31,6 +31,10 @@ type PreAuthRequest struct {
 	Domain          string // the stream's virtual host
 	RemoteAddr      string // the client's IP address
 	Secure          bool   // the stream is encrypted
+	// StreamID identifies the stream (its current id): state a module
+	// keeps between pre-authentication requests of one stream (an
+	// XEP-0445 token before registration) is keyed by it.
+	StreamID string
 }
 
 // PreAuthIQHandler answers an IQ before authentication, as IQHandler does.
@@ -56,6 +60,9 @@ type Settings struct {
 	// its stream is closed ([limits] max_queue_size); modules that send a
 	// lot at once pace themselves below it.
 	MaxQueueBytes int
+	// Admins are the bare JIDs of the server administrators (the
+	// top-level "admins" key): they may run the XEP-0133 commands.
+	Admins []jid.JID
 }
 
 // Registry is everything the modules of one virtual host registered: the
@@ -79,6 +86,7 @@ type Registry struct {
 	preAuthF []*stanza.Element
 	streamF  []*stanza.Element
 	services []Service
+	commands []Command
 	caps     string
 	clients  *entry[Clients]
 

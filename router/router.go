@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +45,7 @@ type Router struct {
 	pending   map[string]chan *stanza.Element // SendIQ id -> reply
 }
 
+var _ module.OnlineLister = (*Router)(nil)
 var _ module.Router = (*Router)(nil)
 
 // New returns a router over store. Hosts are added with AddHost before any
@@ -139,6 +142,21 @@ func (r *Router) CloseAccount(bare jid.JID, err error) {
 	for _, s := range r.sessions(bare) {
 		s.Close(err)
 	}
+}
+
+// OnlineAccounts implements module.OnlineLister: the bare JIDs of domain
+// with at least one bound session, sorted.
+func (r *Router) OnlineAccounts(domain string) []jid.JID {
+	r.mu.RLock()
+	var out []jid.JID
+	for bare, res := range r.accounts {
+		if bare.Domain() == domain && len(res) > 0 {
+			out = append(out, bare)
+		}
+	}
+	r.mu.RUnlock()
+	slices.SortFunc(out, func(a, b jid.JID) int { return strings.Compare(a.String(), b.String()) })
+	return out
 }
 
 // SessionCount returns the number of bound sessions.

@@ -75,7 +75,7 @@ func (vh *VHost) PreAuthIQ(ctx context.Context, c *stream.Conn, iq *stanza.Eleme
 	if !ok {
 		return nil
 	}
-	res, err := fn(ctx, module.PreAuthRequest{Stanza: iq, Payload: payload, Domain: vh.domain, RemoteAddr: c.RemoteAddr(), Secure: c.Secure()})
+	res, err := fn(ctx, module.PreAuthRequest{Stanza: iq, Payload: payload, Domain: vh.domain, RemoteAddr: c.RemoteAddr(), Secure: c.Secure(), StreamID: c.ID()})
 	reply := vh.r.iqReply(iq, res, err)
 	reply.Set("from", "")
 	reply.Set("to", "")

@@ -115,7 +115,7 @@ func decodeModules(cfg *config.File, mods []*module.Definition) ([]any, error) {
 }
 
 // checkCerts loads the certificates the [tls] section names, as
-// loadCerts does, and checks that they cover the hosts and are valid now.
+// certs.Load does, and checks that they cover the hosts and are valid now.
 func checkCerts(cfg config.Config) (warnings []string, problems []error) {
 	switch {
 	case cfg.TLS.Cert != "":
@@ -134,6 +134,8 @@ func checkCerts(cfg config.Config) (warnings []string, problems []error) {
 			warnings = append(warnings, certWarnings(c, "tls.dir's certificate for "+h, []string{h})...)
 		}
 		return warnings, problems
+	case cfg.ACME.Enabled:
+		return nil, nil
 	default:
 		w := fmt.Sprintf("tls: no certificate configured; hearth uses self-signed certificates from %s, which clients will ask their users to trust", cfg.DataDir+"/certs")
 		if len(cfg.Listen.S2S) > 0 || len(cfg.Listen.S2STLS) > 0 {

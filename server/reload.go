@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"hearth/certs"
 	"hearth/config"
 	"hearth/module"
 	"hearth/stream"
@@ -19,16 +20,15 @@ import (
 
 // liveConfig is what Reload changes while the server runs. Connections
 // read it when they are accepted; sessions already running keep the
-// settings they started with (their limits, their trace logger), except
-// certificates, which matter only at the next handshake anyway.
+// settings they started with (their limits, their trace logger).
+// Certificates live in Server.certs (certs.Store), which every TLS
+// configuration reads at each handshake, so a reload, a changed file or
+// an ACME renewal reaches the next handshake everywhere.
 type liveConfig struct {
 	// mu serialises Reload and the setup of stream settings in Serve; it
 	// guards Server.cfg against concurrent replacement. Lock order:
 	// live.mu before Server.mu.
 	mu sync.Mutex
-	// certs is the current certificate set, read by GetCertificate at
-	// every handshake.
-	certs atomic.Pointer[certStore]
 	// stream holds the settings of new connections, by direct TLS.
 	stream map[bool]*atomic.Pointer[stream.C2SConfig]
 	// tls are the TLS configurations by direct TLS, made once so that
@@ -56,15 +56,8 @@ func (s *Server) tlsConfig(direct bool, alpn []string) *tls.Config {
 }
 
 // liveTLS returns a server TLS configuration whose certificate is looked
-// up in the current set at each handshake, so that a reload reaches every
-// listener using it.
-func (s *Server) liveTLS(alpn ...string) *tls.Config {
-	tc := s.live.certs.Load().tlsConfig(alpn...)
-	tc.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-		return s.live.certs.Load().get(hello)
-	}
-	return tc
-}
+// up in the certificate store at each handshake.
+func (s *Server) liveTLS(alpn ...string) *tls.Config { return s.certs.TLSConfig(alpn...) }
 
 // ReloadResult says what a Reload changed and what it could not.
 type ReloadResult struct {
@@ -129,18 +122,24 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	}
 	// Certificates for the hosts and data_dir in use: those do not change
 	// until a restart.
+	// With ACME the certificates are its own: a reload keeps them.
 	certCfg := next.Config
 	certCfg.Hosts, certCfg.DataDir = old.Hosts, old.DataDir
-	certs, err := loadCerts(certCfg)
-	if err != nil {
-		return ReloadResult{}, &ConfigError{fmt.Errorf("reload: %w", err)}
+	var loaded *certs.Store
+	var pairs []certs.Pair
+	if !next.ACME.Enabled && !old.ACME.Enabled {
+		if loaded, pairs, err = certs.Load(certCfg); err != nil {
+			return ReloadResult{}, &ConfigError{fmt.Errorf("reload: %w", err)}
+		}
 	}
 
 	var res ReloadResult
 	applied := *old // the running configuration, with what is applied
 	applied.Path = path
 	applied.TLS = next.TLS
-	res.Applied = append(res.Applied, "tls: certificates reloaded"+certChanges(s.live.certs.Load(), certs, old.Hosts))
+	if loaded != nil {
+		res.Applied = append(res.Applied, "tls: certificates reloaded"+certChanges(s.certs, loaded, old.Hosts))
+	}
 	res.Applied = append(res.Applied, diff("limits", old.Limits, next.Limits)...)
 	applied.Limits = next.Limits
 	logApplied := diff("log", config.Log{Level: old.Log.Level, Levels: old.Log.Levels, Trace: old.Log.Trace},
@@ -170,7 +169,12 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	}
 
 	// Apply: nothing below can fail.
-	s.live.certs.Store(certs)
+	if loaded != nil {
+		for _, d := range loaded.Domains() {
+			s.certs.Set(d, loaded.Get(d))
+		}
+		s.certPairs = pairs
+	}
 	s.cfg = &applied
 	s.throttle.set(applied.Limits.AuthFailuresPerIP, time.Duration(applied.Limits.AuthFailureWindow)*time.Second)
 	if len(logApplied) > 0 && !setLevels(s.rootLog, applied.Log) {
@@ -217,10 +221,10 @@ func (s *Server) reloadModule(i int, cfg any) error {
 }
 
 // certChanges says for which hosts the certificate differs.
-func certChanges(old, cur *certStore, hosts []string) string {
+func certChanges(old, cur *certs.Store, hosts []string) string {
 	var changed []string
 	for _, h := range hosts {
-		a, b := old.byDomain[h], cur.byDomain[h]
+		a, b := old.Get(h), cur.Get(h)
 		if a == nil || b == nil || len(a.Certificate) == 0 || len(b.Certificate) == 0 ||
 			!bytes.Equal(a.Certificate[0], b.Certificate[0]) {
 			changed = append(changed, h)

@@ -55,9 +55,12 @@ func (s *Server) initS2S() error {
 	// The gauges read the pool at scrape time, once it exists.
 	m := s.metrics.s2s(listeners, func() (int, int) { return s.s2s.Streams() })
 	s.s2s = s2s.New(s2s.Config{
-		Router:            s.router,
-		ServerTLS:         s.liveTLS(),
-		Certificate:       func(domain string) *tls.Certificate { return s.live.certs.Load().forDomain(domain) },
+		Router:    s.router,
+		ServerTLS: s.liveTLS(),
+		Certificate: func(domain string) *tls.Certificate {
+			c, _ := s.certs.GetCertificate(&tls.ClientHelloInfo{ServerName: domain})
+			return c
+		},
 		Roots:             roots,
 		RequireValidCerts: c.ValidCertsRequired(),
 		Static:            c.Static,
@@ -129,11 +132,4 @@ func loadSecret(ctx context.Context, st storage.Store, key string) ([]byte, erro
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	return secret, nil
-}
-
-// forDomain returns the certificate presented for domain (as get picks
-// it for SNI).
-func (cs *certStore) forDomain(domain string) *tls.Certificate {
-	c, _ := cs.get(&tls.ClientHelloInfo{ServerName: domain})
-	return c
 }

@@ -11,9 +11,11 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"hearth/certs"
 	"hearth/config"
 	"hearth/httpd"
 	"hearth/jid"
@@ -49,9 +51,14 @@ type Server struct {
 	ownStore bool
 	router   *router.Router
 	s2s      *s2s.Pool // nil without federation and components
-	throttle *authThrottle
-	// live holds what Reload changes while serving: certificates, the
-	// stream settings of new connections (server/reload.go).
+	certs    *certs.Store
+	// certPairs are the manually managed certificate files, reloaded
+	// when they change; acme is nil without [acme] enabled.
+	certPairs []certs.Pair
+	acme      *certs.ACME
+	throttle  *authThrottle
+	// live holds what Reload changes while serving: the stream settings
+	// of new connections (server/reload.go).
 	live       liveConfig
 	mods       []*module.Definition // as started, for Reload
 	modConfigs []any                // their decoded sections, in the order of mods
@@ -71,7 +78,7 @@ type Server struct {
 }
 
 type listener struct {
-	kind string // "c2s", "c2s_tls", "s2s", "s2s_tls", "component", "metrics", "http" or "https"
+	kind string // "c2s", "c2s_tls", "s2s", "s2s_tls", "component", "metrics", "http", "https", "acme_http" or "acme_tls"
 	ln   net.Listener
 }
 
@@ -97,12 +104,12 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		return nil, &ConfigError{err}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	certs, err := loadCerts(cfg.Config)
+	store, pairs, err := certs.Load(cfg.Config)
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
 	s.live.init()
-	s.live.certs.Store(certs)
+	s.certs, s.certPairs = store, pairs
 	s.store = opts.Store
 	if s.store == nil {
 		st, err := OpenStore(s.ctx, cfg.Config)
@@ -134,6 +141,10 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.initS2S(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.startACME(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -179,11 +190,19 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	if err != nil {
 		return err
 	}
+	var admins []jid.JID
+	for _, a := range s.cfg.Admins {
+		j, err := jid.Parse(a)
+		if err != nil || j.Local() == "" || j.Resource() != "" {
+			return &ConfigError{fmt.Errorf("admins: %q is not a bare JID", a)}
+		}
+		admins = append(admins, j)
+	}
 	s.modConfigs = configs
 	s.modHosts = make([][]*module.Host, len(mods))
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
-		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir, MaxQueueBytes: s.cfg.Limits.MaxQueueSize})
+		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir, MaxQueueBytes: s.cfg.Limits.MaxQueueSize, Admins: admins})
 		if s.web != nil {
 			reg.SetHTTP(s.web)
 		}
@@ -212,7 +231,11 @@ func (s *Server) Listen() error {
 		for _, a := range addrs {
 			ln, err := net.Listen("tcp", a)
 			if err != nil {
-				return &ConfigError{fmt.Errorf("listen.%s: cannot listen on %s: %w", kind, a, err)}
+				key := "listen." + kind
+				if k, ok := strings.CutPrefix(kind, "acme_"); ok {
+					key = "acme." + k
+				}
+				return &ConfigError{fmt.Errorf("%s: cannot listen on %s: %w", key, a, err)}
 			}
 			s.mu.Lock()
 			s.listeners = append(s.listeners, listener{kind, ln})
@@ -254,6 +277,23 @@ func (s *Server) Listen() error {
 			return err
 		}
 	}
+	if a := s.cfg.ACME; a.Enabled {
+		var httpAddrs, tlsAddrs []string
+		if a.Challenge == "http-01" && a.HTTP != "" {
+			httpAddrs = []string{a.HTTP}
+		}
+		if a.TLS != "" {
+			tlsAddrs = []string{a.TLS}
+		}
+		if err := open("acme_http", httpAddrs); err != nil {
+			s.closeListeners()
+			return err
+		}
+		if err := open("acme_tls", tlsAddrs); err != nil {
+			s.closeListeners()
+			return err
+		}
+	}
 	return nil
 }
 
@@ -285,6 +325,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	lns := slices.Clone(s.listeners)
 	s.mu.Unlock()
 	var accept sync.WaitGroup
+	s.runCerts(lns)
 	for _, l := range lns {
 		switch l.kind {
 		case "metrics":
@@ -303,6 +344,8 @@ func (s *Server) Serve(ctx context.Context) error {
 				defer accept.Done()
 				s.s2s.ServeComponents(l.ln)
 			}()
+			continue
+		case "acme_http", "acme_tls":
 			continue
 		}
 		if l.kind == "http" || l.kind == "https" {

@@ -153,7 +153,9 @@ func printWelcome(w io.Writer, cfg *config.File, srv *server.Server) {
 	if a := srv.Addrs("component"); len(a) > 0 {
 		fmt.Fprintf(w, "  components:    %s\n", strings.Join(a, ", "))
 	}
-	if cfg.TLS.Cert == "" && cfg.TLS.Dir == "" {
+	if cfg.ACME.Enabled {
+		fmt.Fprintf(w, "  certificates:  ACME (%s, %s), kept in %s/acme\n", cfg.ACME.Directory, cfg.ACME.Challenge, cfg.DataDir)
+	} else if cfg.TLS.Cert == "" && cfg.TLS.Dir == "" {
 		fmt.Fprintf(w, "  certificates:  self-signed, in %s/certs (clients will ask you to trust them)\n", cfg.DataDir)
 	}
 	conf := ""

@@ -45,3 +45,32 @@ func TestAccountCommandsWhileServing(t *testing.T) {
 		t.Errorf("a deleted account still logs in")
 	}
 }
+
+// TestStatusWhileServing: hearth status reads the running server's
+// sessions from its metrics listener and the certificates' expiry.
+func TestStatusWhileServing(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "[listen]\nc2s = [\"127.0.0.1:0\"]\nmetrics = [\"127.0.0.1:0\"]")
+	srv.AddUser(t, "alice", "pw")
+	srv.LoginAvailable(t, "alice", "pw", "a")
+	metrics := srv.Addrs("metrics")[0]
+	cfg := filepath.Join(t.TempDir(), "hearth.toml")
+	body := fmt.Sprintf("hosts = [\"localhost\"]\ndata_dir = %q\n[listen]\nmetrics = [%q]\n", srv.DataDir, metrics)
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "", "status", "-c", cfg)
+	if code != 0 {
+		t.Fatalf("status: %d %s", code, errOut)
+	}
+	for _, want := range []string{"localhost", "days), issued by localhost [self-signed]", "client sessions: 1", "server links:    0"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	// Without a metrics listener it says how to get one.
+	os.WriteFile(cfg, []byte(fmt.Sprintf("hosts = [\"localhost\"]\ndata_dir = %q\n", srv.DataDir)), 0o600)
+	if _, out, _ := runCLI(t, "", "status", "-c", cfg); !strings.Contains(out, "add [listen] metrics") {
+		t.Errorf("status without metrics:\n%s", out)
+	}
+}

@@ -1,6 +1,8 @@
 // Command hearth is the hearth XMPP server and its administration tool.
 //
+//	hearth init DOMAIN [-dir DIR] [-email ADDRESS] [-force]
 //	hearth serve [-c FILE]            run the server (SIGHUP reloads the configuration)
+//	hearth invite [-c FILE] [--host DOMAIN] [--from JID] [--uses N] [--expires 7d] [--admin]
 //	hearth adduser JID [-c FILE] [--password-stdin]
 //	hearth passwd JID [-c FILE] [--password-stdin]
 //	hearth deluser JID [-c FILE]
@@ -13,6 +15,7 @@
 //	hearth restore [-c FILE] [--force] BACKUP
 //	hearth check-config [-c FILE]
 //	hearth compliance JID [--password-stdin] [--server HOST:PORT] [--insecure]
+//	hearth status [-c FILE]
 //	hearth version
 //
 // Every subcommand reads -c FILE, or ./hearth.toml, or
@@ -51,6 +54,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		err = cmdServe(args[1:], stdout, stderr)
+	case "init":
+		err = cmdInit(args[1:], stdout, stderr)
+	case "invite":
+		err = cmdInvite(args[1:], stdout, stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
 	case "adduser":
 		err = cmdAddUser(args[1:], stdin, stdout, stderr)
 	case "passwd":
@@ -94,7 +103,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 const usage = `usage: hearth COMMAND [flags]
 
 commands:
+  init DOMAIN [-dir DIR] [-email ADDRESS] [-force]
+                                         write a configuration for DOMAIN, check DNS and ports
   serve [-c FILE]                        run the server; SIGHUP reloads the configuration
+  invite [-c FILE] [--from JID] [--uses N] [--expires 7d] [--admin]
+                                         create an invitation link (registration mode "invite")
   adduser JID [-c FILE] [--password-stdin] create an account
   passwd JID [-c FILE] [--password-stdin]  change an account's password
   deluser JID [-c FILE]                  delete an account and its data
@@ -110,6 +123,7 @@ commands:
   compliance JID [--password-stdin] [--server HOST:PORT] [--tls-server HOST:PORT]
              [--component HOST:PORT] [--http URL] [--insecure] [--level core|advanced] [--json]
                                          test a server against XEP-0479 and Conversations
+  status [-c FILE]                       certificate expiry; sessions of the running server
   version                                print the version
 
 Without -c, hearth reads ./hearth.toml, then /etc/hearth/hearth.toml, and

@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/xml"
 
+	"hearth/mod/adhoc"
 	"hearth/module"
 	"hearth/stanza"
 )
@@ -57,12 +58,19 @@ func start(h *module.Host, cfg Config) error {
 	h.HandleIQ(module.ServerTarget, stanza.Get, module.Name(NSInfo, "query"), func(_ context.Context, req module.IQRequest) (*stanza.Element, error) {
 		node := req.Payload.Get("node")
 		if node != "" && node != CapsNode+"#"+reg.CapsVer() {
+			if q, ok := adhoc.Info(reg, node, req.From); ok {
+				return q, nil
+			}
 			return nil, stanza.NewError("item-not-found")
 		}
 		return info(node, reg.Identities(), reg.Features(module.ServerTarget), reg.InfoForms()), nil
 	})
 	h.HandleIQ(module.ServerTarget, stanza.Get, module.Name(NSItems, "query"), func(_ context.Context, req module.IQRequest) (*stanza.Element, error) {
-		if req.Payload.Get("node") != "" {
+		switch req.Payload.Get("node") {
+		case "":
+		case adhoc.NS:
+			return adhoc.Items(reg, req.From), nil
+		default:
 			return nil, stanza.NewError("item-not-found")
 		}
 		q := stanza.New(NSItems, "query")

@@ -1,15 +1,19 @@
 // Package register implements XEP-0077: In-Band Registration: creating an
-// account before authentication (when the [registration] mode is "open"),
-// and, for an authenticated account, changing its password and removing
-// it (in every mode).
+// account before authentication (when the [registration] mode is "open",
+// or "invite" with an invitation token, XEP-0445), and, for an
+// authenticated account, changing its password and removing it (in every
+// mode).
 package register
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 	"unicode/utf8"
 
 	"hearth/jid"
+	"hearth/mod/invite"
 	"hearth/module"
 	"hearth/sasl"
 	"hearth/stanza"
@@ -25,12 +29,15 @@ const (
 const (
 	ModeClosed = "closed"
 	ModeOpen   = "open"
+	ModeInvite = "invite" // registration with an invitation token only (mod/invite)
 )
 
 // Config is the [registration] section.
 type Config struct {
 	// Mode is "closed" (the default: accounts are created by the operator
-	// only) or "open" (anyone may register over an encrypted stream).
+	// and admins only), "open" (anyone may register over an encrypted
+	// stream) or "invite" (registration needs an invitation token,
+	// XEP-0445, sent first with <preauth/>; mod/invite must run).
 	Mode string `toml:"mode"`
 	// MinPasswordLength is the least number of characters (Unicode code
 	// points) of a new password, at registration and password change.
@@ -61,8 +68,8 @@ var now = time.Now
 
 func (c Config) validate() error {
 	switch {
-	case c.Mode != ModeOpen && c.Mode != ModeClosed:
-		return fmt.Errorf("[registration] mode: %q is neither %q nor %q", c.Mode, ModeClosed, ModeOpen)
+	case c.Mode != ModeOpen && c.Mode != ModeClosed && c.Mode != ModeInvite:
+		return fmt.Errorf("[registration] mode: %q is not %q, %q or %q", c.Mode, ModeClosed, ModeOpen, ModeInvite)
 	case c.MinPasswordLength < 1:
 		return fmt.Errorf("[registration] min_password_length: %d is less than 1", c.MinPasswordLength)
 	case c.MaxPerIPPerHour < 0:
@@ -76,6 +83,8 @@ type registrar struct {
 	h        *module.Host
 	cfg      Config
 	throttle *throttle
+	invites  *invite.Service // mode invite only
+	tokens   *streamTokens   // mode invite: tokens presented per stream
 }
 
 func start(h *module.Host, cfg Config) error {
@@ -83,11 +92,22 @@ func start(h *module.Host, cfg Config) error {
 		return err
 	}
 	r := &registrar{h: h, cfg: cfg, throttle: newThrottle(cfg.MaxPerIPPerHour, throttleWindow)}
+	if cfg.Mode == ModeInvite {
+		if r.invites = invite.ServiceOf(h.Registry()); r.invites == nil {
+			return errors.New(`[registration] mode "invite" needs the invite module, started before register`)
+		}
+		r.tokens = newStreamTokens(maxPendingTokens, tokenTimeout)
+		r.invites.SetRegistrar(func(ctx context.Context, name, password, addr, token string) (jid.JID, error) {
+			return r.create(ctx, name, password, addr, token)
+		})
+		h.AddPreAuthFeature(stanza.New(invite.NSFeature, "register"))
+		h.HandlePreAuthIQ(stanza.Set, module.Name(invite.NSPreAuth, "preauth"), r.preAuthToken)
+	}
 
 	// Before authentication: registration, when open. The handlers are
 	// registered in closed mode too, to say not-allowed rather than
 	// service-unavailable.
-	if cfg.Mode == ModeOpen {
+	if cfg.Mode == ModeOpen || cfg.Mode == ModeInvite {
 		h.AddPreAuthFeature(stanza.New(NSFeature, "register"))
 	}
 	h.HandlePreAuthIQ(stanza.Get, module.Name(NS, "query"), r.preAuthGet)
