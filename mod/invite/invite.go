@@ -227,6 +227,16 @@ func start(h *module.Host, cfg Config) error {
 		servicesMu.Unlock()
 	})
 	h.OnDeliver(s.deliver)
+	if web := h.HTTP(); web != nil {
+		// The page of this host's invitations, for requests naming it;
+		// the first host also answers requests naming no host it knows
+		// (an address, a proxy's name), which later hosts cannot claim.
+		own := Handler(func(domain string) *Service { return s })
+		if err := web.Handle(h.Domain()+"/invite/", own); err != nil {
+			return fmt.Errorf("[invites]: %w", err)
+		}
+		_ = web.Handle("/invite/", own)
+	}
 	h.AddCommand(module.Command{
 		Node: NodeInvite, Name: "Invite a friend",
 		Allowed: func(from jid.JID) bool {
