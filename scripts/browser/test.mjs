@@ -1,9 +1,11 @@
 // hearth's browser test (run by scripts/browser/run): two Converse.js
 // clients in headless Chromium log in to a running hearth over WebSocket,
-// exchange a message each way, and alice shares a file by HTTP upload
-// that bob's browser downloads.
+// exchange a message each way, alice shares a file by HTTP upload that
+// bob's browser downloads, and a new user registers on alice's
+// invitation page, logs in and writes to alice.
 //
-// Environment: HEARTH_WS (wss://host:port/xmpp-websocket), CHROMIUM (path
+// Environment: HEARTH_WS (wss://host:port/xmpp-websocket), HEARTH_INVITE
+// (the web page of an invitation from alice), CHROMIUM (path
 // of the browser), NODE_MODULES (where converse.js and playwright-core
 // are installed).
 import http from 'node:http';
@@ -71,6 +73,21 @@ try {
   const got = await bob.evaluate(async (u) => (await fetch(u)).text(), url);
   if (got !== text) throw new Error(`downloaded ${JSON.stringify(got)} from ${url}, want ${JSON.stringify(text)}`);
   console.log('file upload: uploaded by alice, downloaded by bob');
+
+  // The invitation page (XEP-0401): it renders with the app links, its
+  // form registers carol, and carol logs in over WebSocket and writes to
+  // alice.
+  const inv = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
+  await inv.goto(process.env.HEARTH_INVITE);
+  if (!(await inv.content()).includes('xmpp:')) throw new Error('the invitation page has no xmpp: link');
+  await inv.fill('input[name=username]', 'carol');
+  await inv.fill('input[name=password]', 'pw-carol-browser');
+  await inv.fill('input[name=password-verify]', 'pw-carol-browser');
+  await Promise.all([inv.waitForNavigation({ timeout }), inv.click('button[type=submit], input[type=submit]')]);
+  if (!(await inv.content()).includes('carol@localhost')) throw new Error(`registration page says: ${await inv.innerText('body')}`);
+  console.log('invitation: carol registered on the web page');
+  const carol = await open('carol@localhost', 'pw-carol-browser');
+  await exchange(carol, 'carol@localhost', alice, 'alice@localhost', 'thanks for the invitation');
   console.log('browser test: OK');
 } catch (e) {
   failed = true;
