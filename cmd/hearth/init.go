@@ -49,6 +49,8 @@ func defaultInitEnv() initEnv {
 // initPorts are the ports the generated configuration listens on.
 type initPorts struct {
 	C2S, C2STLS int
+	S2S         int // federation (5269)
+	HTTPS       int // web services: upload, WebSocket, BOSH, invitation pages (5281)
 	// ACMEHTTP is 80 with http-01; 0 with tls-alpn-01, answered on 443
 	// by the direct-TLS listener.
 	ACMEHTTP int
@@ -94,7 +96,7 @@ func runInit(args []string, stdout, stderr io.Writer, env initEnv) error {
 		return usageError{fmt.Errorf("init: %s exists; move it away or pass -force", path)}
 	}
 
-	ports := initPorts{C2S: 5222, C2STLS: 5223, ACMEHTTP: 80}
+	ports := initPorts{C2S: 5222, C2STLS: 5223, S2S: 5269, HTTPS: 5281, ACMEHTTP: 80}
 	if ln, err := env.listen(":80"); err != nil {
 		// Port 80 is taken (a web server) or not ours to bind: answer
 		// tls-alpn-01 on 443 with the direct-TLS listener instead.
@@ -149,6 +151,11 @@ data_dir = "{{.DataDir}}"
 # HTTPS.{{end}}
 c2s = [":{{.Ports.C2S}}"]
 c2s_tls = [":{{.Ports.C2STLS}}"{{if .Ports.ExtraTLS}}, ":{{.Ports.ExtraTLS}}"{{end}}]
+# Other servers (federation): your users can talk to anyone on XMPP.
+s2s = [":{{.Ports.S2S}}"]
+# Web services: file sharing (upload.{{.Domain}}), web clients (WebSocket,
+# BOSH) and the invitation pages.
+https = [":{{.Ports.HTTPS}}"]
 
 [acme]
 # Certificates from Let's Encrypt for {{.Domain}} and its service subdomains
@@ -179,12 +186,14 @@ mode = "invite"
 # expiry = 604800                # seconds an invitation made from an app stays valid (7 days)
 # web_base = "https://{{.Domain}}:5281"   # where the invitation web pages are served
 
-# Services on subdomains. Each needs a DNS record (see "hearth init"'s
-# output) and is certified automatically once enabled.
-# [muc]                          # group chats at muc.{{.Domain}}
-# domain = "muc.{{.Domain}}"
-# [upload]                       # file sharing at upload.{{.Domain}}
-# domain = "upload.{{.Domain}}"
+# Services on subdomains, on by default: group chats at muc.{{.Domain}}
+# and file sharing at upload.{{.Domain}}. Each needs a DNS record (see
+# "hearth init"'s output) and is certified automatically.
+# [muc]
+# create = "local"               # who may create rooms: admins | local | anyone
+# [upload]
+# max_file_size = 104857600      # bytes
+
 
 [contact]                        # XEP-0157 addresses shown to clients and other servers
 # admin = ["xmpp:admin@{{.Domain}}"]
@@ -292,7 +301,7 @@ func lookup(ctx context.Context, env initEnv, r dnsRecord, domain string) (bool,
 // that does not loop back, a failure may be a false alarm: test from
 // outside then). It returns the ports that failed.
 func checkPorts(ctx context.Context, w io.Writer, env initEnv, domain string, ports initPorts) []int {
-	list := []int{ports.C2S, ports.C2STLS}
+	list := []int{ports.C2S, ports.C2STLS, ports.S2S, ports.HTTPS}
 	if ports.ExtraTLS != 0 {
 		list = append(list, ports.ExtraTLS)
 	}

@@ -114,7 +114,7 @@ func TestInitNothingConfiguredYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`hosts = ["chat.example.org"]`, `challenge = "http-01"`, `http = ":80"`, `email = "me@example.org"`, "enabled = true", `# domain = "muc.chat.example.org"`} {
+	for _, want := range []string{`hosts = ["chat.example.org"]`, `challenge = "http-01"`, `http = ":80"`, `email = "me@example.org"`, "enabled = true", `s2s = [":5269"]`, `https = [":5281"]`, "group chats at muc.chat.example.org"} {
 		if !strings.Contains(string(conf), want) {
 			t.Errorf("config lacks %q\n%s", want, conf)
 		}
