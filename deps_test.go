@@ -37,8 +37,9 @@ var allowedImports = map[string][]string{
 	// modules that own it (mod/roster, which takes a module.Host; mod/vcard,
 	// mod/private and mod/pep, which take the store).
 	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster", "mod/vcard", "mod/private", "mod/pep"},
-	// mod/* may import module, stanza, jid, storage, sasl and the modules
-	// they declare in Requires (checked below by modRequires).
+	// mod/* may import module, stanza, jid, storage, sasl, the helpers in
+	// mod/internal and the modules they declare in Requires (checked below
+	// by modRequires).
 	"server":   {"*", "!cmd/hearth", "!xmpptest"},
 	"xmpptest": {"*", "!cmd/hearth"},
 }
@@ -92,7 +93,7 @@ func TestImportRules(t *testing.T) {
 func allowed(pkg, dep string) bool {
 	if strings.HasPrefix(pkg, "mod/") {
 		switch dep {
-		case "module", "stanza", "jid", "storage", "sasl":
+		case "module", "stanza", "jid", "storage", "sasl", "mod/internal/keylock":
 			return true
 		}
 		return slices.Contains(modRequires[pkg], dep)

@@ -52,8 +52,8 @@ func All() []*module.Definition {
 		pep.ServiceModule,
 		vcard.Module,
 		private.Module, // after pep, which it requires
-		admin.Module, // XEP-0133 commands
-		adhoc.Module, // executes the commands of the modules above
-		disco.Module, // last: it answers from every other module's registrations
+		admin.Module,   // XEP-0133 commands
+		adhoc.Module,   // executes the commands of the modules above
+		disco.Module,   // last: it answers from every other module's registrations
 	}
 }

@@ -8,10 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"hearth/jid"
+	"hearth/mod/internal/keylock"
 	"hearth/stanza"
 	"hearth/storage"
 )
@@ -157,37 +157,9 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ownerLocks serialises the changes of each account's nodes. Entries live
-// only while someone holds or waits for them. No other lock is taken while
-// one is held, and nothing is routed.
-var ownerLocks = struct {
-	sync.Mutex
-	m map[string]*ownerLock
-}{m: map[string]*ownerLock{}}
-
-type ownerLock struct {
-	mu   sync.Mutex
-	refs int // holders and waiters; guarded by ownerLocks.Mutex
-}
+// ownerLocks serialises the changes of each account's nodes. No other
+// lock is taken while one is held, and nothing is routed.
+var ownerLocks keylock.Locks
 
 // lock locks owner's nodes and returns the unlock function.
-func lock(owner jid.JID) (unlock func()) {
-	k := owner.String()
-	ownerLocks.Lock()
-	l := ownerLocks.m[k]
-	if l == nil {
-		l = &ownerLock{}
-		ownerLocks.m[k] = l
-	}
-	l.refs++
-	ownerLocks.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		ownerLocks.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(ownerLocks.m, k)
-		}
-		ownerLocks.Unlock()
-	}
-}
+func lock(owner jid.JID) (unlock func()) { return ownerLocks.Lock(owner.String()) }

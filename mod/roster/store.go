@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 
 	"hearth/jid"
+	"hearth/mod/internal/keylock"
 	"hearth/module"
 	"hearth/stanza"
 	"hearth/storage"
@@ -234,36 +234,9 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ownerLocks serialises the changes of each roster. Entries live only
-// while someone holds or waits for them, so the map does not grow with the
-// number of accounts. No other lock is taken while one is held.
-var ownerLocks = struct {
-	sync.Mutex
-	m map[string]*ownerLock
-}{m: map[string]*ownerLock{}}
-
-type ownerLock struct {
-	mu   sync.Mutex
-	refs int // holders and waiters; guarded by ownerLocks.Mutex
-}
+// ownerLocks serialises the changes of each roster. No other lock is
+// taken while one is held.
+var ownerLocks keylock.Locks
 
 // lockOwner locks owner's roster and returns the unlock function.
-func lockOwner(owner string) (unlock func()) {
-	ownerLocks.Lock()
-	l := ownerLocks.m[owner]
-	if l == nil {
-		l = &ownerLock{}
-		ownerLocks.m[owner] = l
-	}
-	l.refs++
-	ownerLocks.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		ownerLocks.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(ownerLocks.m, owner)
-		}
-		ownerLocks.Unlock()
-	}
-}
+func lockOwner(owner string) (unlock func()) { return ownerLocks.Lock(owner) }
