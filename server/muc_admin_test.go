@@ -318,3 +318,12 @@ func TestMUCDirectInvitation(t *testing.T) {
 	}
 	join(t, bob, x.Get("jid"), "Bob", "<password>"+x.Get("password")+"</password>")
 }
+
+// TestMUCServerAdminsCreate: with [muc] create = "admins", the server's
+// administrators (top-level admins) may create rooms; other users may not.
+func TestMUCServerAdminsCreate(t *testing.T) {
+	t.Parallel()
+	_, cs := newMUCServer(t, "admins = [\"boss@localhost\"]\n[muc]\ncreate = \"admins\"\n", "boss", "alice")
+	createRoom(t, cs["boss"], "staff@muc.localhost", "boss")
+	joinError(t, cs["alice"], "new@muc.localhost", "alice", "", "not-allowed")
+}

@@ -71,7 +71,8 @@ type Config struct {
 	Domain string `toml:"domain"`
 	// Name is the service's name in disco (default "Chatrooms").
 	Name string `toml:"name"`
-	// Create says who may create rooms: "admins" (the JIDs of Admins),
+	// Create says who may create rooms: "admins" (the JIDs of Admins and
+	// the server's administrators),
 	// "local" (accounts of the host, the default) or "anyone".
 	Create string `toml:"create"`
 	// Admins are the bare JIDs of the service's administrators: they may
@@ -277,7 +278,11 @@ func (s *service) drainWorker(ctx context.Context) {
 }
 
 // isAdmin reports whether j's account administers the service.
-func (s *service) isAdmin(j jid.JID) bool { return s.admins[j.Bare()] }
+// isAdmin reports whether j administers the service: listed in [muc]
+// admins, or an administrator of the server (top-level admins).
+func (s *service) isAdmin(j jid.JID) bool {
+	return s.admins[j.Bare()] || s.h.Settings().IsAdmin(j.Bare())
+}
 
 // mayCreate reports whether from may create a room ([muc] create).
 func (s *service) mayCreate(from jid.JID) bool {
