@@ -20,7 +20,7 @@ var hearthToday = map[string]bool{
 	"addresses":         true,
 	"disco":             true,
 	"caps":              true,
-	"component":         false,
+	"component":         true,
 	"pep":               true,
 	"direct-tls":        true,
 	"web-discovery":     true,
@@ -53,14 +53,15 @@ func TestHearth(t *testing.T) {
 	// The only setting the self-test needs: contact addresses (XEP-0157)
 	// are the operator's to give.
 	srv := xmpptest.NewServer(t, "[contact]\nabuse = [\"mailto:abuse@localhost\"]\n"+
-		"[listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_tls = [\"127.0.0.1:0\"]\nhttps = [\"127.0.0.1:0\"]\n")
+		"[listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_tls = [\"127.0.0.1:0\"]\nhttps = [\"127.0.0.1:0\"]\ncomponent = [\"127.0.0.1:0\"]\n"+
+		"[components]\n\"gateway.localhost\" = \"a-long-component-secret\"\n")
 	user := srv.AddUser(t, "tester", "compliance-pw-1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := compliance.Run(ctx, compliance.Config{
 		JID: user, Password: "compliance-pw-1",
 		Addr: srv.C2S, DirectTLSAddr: srv.C2STLS,
-		HTTPBase: "https://" + srv.HTTPS,
+		HTTPBase: "https://" + srv.HTTPS, ComponentAddr: srv.Addrs("component")[0],
 		Insecure: true, Timeout: 5 * time.Second, Level: compliance.LevelAdvanced,
 	})
 	if err != nil {
