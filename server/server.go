@@ -325,7 +325,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	lns := slices.Clone(s.listeners)
 	s.mu.Unlock()
 	var accept sync.WaitGroup
+	// Reload replaces the configuration and the certificate files under
+	// live.mu; runCerts reads both.
+	s.live.mu.Lock()
 	s.runCerts(lns)
+	s.live.mu.Unlock()
 	for _, l := range lns {
 		switch l.kind {
 		case "metrics":
