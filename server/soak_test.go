@@ -41,7 +41,7 @@ func TestSoak(t *testing.T) {
 	if s := os.Getenv("HEARTH_SOAK_CLIENTS"); s != "" {
 		soakClients, _ = strconv.Atoi(s)
 	}
-	srv := xmpptest.NewServer(t, "")
+	srv, stop := xmpptest.NewServerAt(t, t.TempDir(), "")
 	s := &soak{srv: srv, received: map[string]int{}, expected: map[string]string{}}
 	for i := range soakClients {
 		srv.AddUser(t, soakUser(i), "pw-soak-1")
@@ -88,6 +88,19 @@ func TestSoak(t *testing.T) {
 		t.Errorf("%d goroutines after the soak, %d before\n%s", n, baseGoroutines, buf[:runtime.Stack(buf, true)])
 	}
 	t.Logf("heap in use: %d KiB before, %d KiB after", baseHeap>>10, heapInUse()>>10)
+
+	stopped := make(chan struct{})
+	go func() {
+		stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(8 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Errorf("the server takes more than 8s to shut down after the soak\n%s", buf[:runtime.Stack(buf, true)])
+		<-stopped
+	}
 }
 
 // goroutineTB lets a goroutine other than the test's fail the test:
