@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"hearth/jid"
 	"hearth/stanza"
 	"hearth/xmpptest"
 )
@@ -77,9 +79,23 @@ func TestSoak(t *testing.T) {
 	t.Logf("%d clients, %v: %d messages, %d received, %d resumptions", soakClients, duration, len(s.expected), len(s.received), s.resumptions.Load())
 	s.mu.Unlock()
 
+	// Every client closed its stream: no session may stay (hibernating
+	// sessions hold no goroutine, so the count below would not see one).
+	deadline := time.Now().Add(15 * time.Second)
+	for i := range soakClients {
+		bare, err := jid.Parse(soakUser(i) + "@localhost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(srv.Router().Sessions(bare)) > 0 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if n := len(srv.Router().Sessions(bare)); n > 0 {
+			t.Errorf("%s has %d sessions after closing its stream", bare, n)
+		}
+	}
 	// Closed streams linger for their close grace (2s); then everything
 	// the sessions started must be gone.
-	deadline := time.Now().Add(15 * time.Second)
 	for runtime.NumGoroutine() > baseGoroutines && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -173,7 +189,7 @@ func (sc *soakConn) run(i, n int, d time.Duration) {
 		s.mu.Unlock()
 		sc.send(fmt.Sprintf("<message to='%s@localhost/soak' type='chat'><body>%s</body></message>", soakUser(peer), body))
 		if seq%3 == 2 {
-			sc.c.NetConn().Write([]byte("<r xmlns='urn:xmpp:sm:3'/>"))
+			sc.write("<r xmlns='urn:xmpp:sm:3'/>")
 		}
 		sc.drain(time.Duration(5+rng.IntN(20)) * time.Millisecond)
 		if rng.IntN(60) == 0 {
@@ -183,7 +199,7 @@ func (sc *soakConn) run(i, n int, d time.Duration) {
 	// Everything sent must be acknowledged, then everyone's messages
 	// received, before anyone logs out.
 	for len(sc.unaked) > 0 {
-		sc.c.NetConn().Write([]byte("<r xmlns='urn:xmpp:sm:3'/>"))
+		sc.write("<r xmlns='urn:xmpp:sm:3'/>")
 		sc.drain(50 * time.Millisecond)
 	}
 	if s.sendersLeft.Add(-1) == 0 {
@@ -196,13 +212,32 @@ func (sc *soakConn) run(i, n int, d time.Duration) {
 			t.Fatal("messages still missing after 30s")
 		case <-s.ackedAll:
 			if s.allReceived() {
+				// Acknowledge everything before closing (XEP-0198 §4):
+				// what a session ends with unacknowledged is redelivered.
 				sc.drain(100 * time.Millisecond)
-				sc.c.Close()
+				sc.close()
 				return
 			}
 		default:
 		}
 		sc.drain(20 * time.Millisecond)
+	}
+}
+
+// close acknowledges what it received and closes the stream, reading
+// until the server closes its side: closing a socket with unread input
+// resets the connection, and the server would take the reset for a drop
+// and keep the session for resumption.
+func (sc *soakConn) close() {
+	sc.write(fmt.Sprintf("<a xmlns='urn:xmpp:sm:3' h='%d'/></stream:stream>", sc.inH))
+	for {
+		if _, err := sc.c.ReadElement(5 * time.Second); err != nil {
+			if !errors.Is(err, stanza.ErrStreamEnd) {
+				sc.t.Errorf("%s: closing: %v", sc.user, err)
+			}
+			sc.c.NetConn().Close()
+			return
+		}
 	}
 }
 
@@ -219,9 +254,15 @@ func (s *soak) allReceived() bool {
 
 func (sc *soakConn) send(xml string) {
 	sc.unaked = append(sc.unaked, xml)
+	sc.write(xml)
+}
+
+// write writes raw XML with a fresh deadline: after a write timed out, a
+// TLS connection writes nothing more.
+func (sc *soakConn) write(xml string) {
 	sc.c.NetConn().SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if _, err := sc.c.NetConn().Write([]byte(xml)); err != nil {
-		sc.t.Fatalf("%s: send: %v", sc.user, err)
+		sc.t.Fatalf("%s: write: %v", sc.user, err)
 	}
 }
 
@@ -258,7 +299,7 @@ func (sc *soakConn) handle(el *stanza.Element) {
 	if el.Name.Space == nsSM {
 		switch el.Name.Local {
 		case "r":
-			sc.c.NetConn().Write(fmt.Appendf(nil, "<a xmlns='urn:xmpp:sm:3' h='%d'/>", sc.inH))
+			sc.write(fmt.Sprintf("<a xmlns='urn:xmpp:sm:3' h='%d'/>", sc.inH))
 		case "a":
 			sc.acked(el.Get("h"))
 		default:
@@ -297,9 +338,6 @@ func (sc *soakConn) cutAndResume() {
 	sc.s.resumptions.Add(1)
 	sc.acked(resumed.Get("h"))
 	for _, xml := range sc.unaked {
-		sc.c.NetConn().SetWriteDeadline(time.Now().Add(5 * time.Second))
-		if _, err := sc.c.NetConn().Write([]byte(xml)); err != nil {
-			sc.t.Fatalf("%s: resend: %v", sc.user, err)
-		}
+		sc.write(xml)
 	}
 }
