@@ -420,10 +420,16 @@ const nsStanzaID = "urn:xmpp:sid:0"
 
 // connHandler is the stream.SessionHandler of a session on one
 // connection: what an older connection of a resumed session reads or
-// reports is ignored.
+// reports is ignored, except a stanza it counted before the resumption
+// (see HandleStanza).
 type connHandler struct {
 	s *Session
 	c *stream.Conn
+	// counted: the last stanza reported to StanzaReceived was counted
+	// for XEP-0198 (the connection was current then). The stream calls
+	// StanzaReceived and then HandleStanza for a stanza from its one read
+	// goroutine, so no lock guards it.
+	counted bool
 }
 
 var (
@@ -442,7 +448,8 @@ func (h *connHandler) current() bool {
 func (h *connHandler) StanzaReceived() {
 	s := h.s
 	s.mu.Lock()
-	if s.sm != nil && s.conn == h.c {
+	h.counted = s.sm != nil && s.conn == h.c
+	if h.counted {
 		s.sm.inbound++
 	}
 	s.mu.Unlock()
@@ -457,11 +464,20 @@ func (h *connHandler) HandleNonza(el *stanza.Element) error {
 }
 
 // HandleStanza implements stream.SessionHandler.
+// A stanza counted while its connection was current is handled even if
+// the session was resumed on another connection since: the count told
+// (or will tell, in <resumed h/>) the client it was, so the client will
+// not send it again.
 func (h *connHandler) HandleStanza(st *stanza.Element, to jid.JID) {
 	s := h.s
+	counted := h.counted
+	h.counted = false
 	s.handling.Lock()
 	defer s.handling.Unlock()
-	if s.replaced || !h.current() {
+	s.mu.Lock()
+	stale := s.ended || (s.conn != h.c && !counted)
+	s.mu.Unlock()
+	if s.replaced || stale {
 		return // the full JID is another session's now, or this connection is stale
 	}
 	s.handleStanza(st, to)

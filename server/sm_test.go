@@ -17,7 +17,7 @@ func isSM(local string) func(*stanza.Element) bool {
 }
 
 // enableSM enables resumable stream management and returns the resumption id.
-func enableSM(t *testing.T, c *xmpptest.Client) string {
+func enableSM(t testing.TB, c *xmpptest.Client) string {
 	t.Helper()
 	if c.Features.Child(nsSM, "sm") == nil {
 		t.Fatalf("no XEP-0198 stream feature: %s", c.Features)
@@ -32,7 +32,7 @@ func enableSM(t *testing.T, c *xmpptest.Client) string {
 
 // resume logs in again as user and resumes previd having handled h stanzas;
 // it returns the new connection and the server's <resumed/>.
-func resume(t *testing.T, srv *xmpptest.Server, user, password, previd string, h int) (*xmpptest.Conn, *stanza.Element) {
+func resume(t testing.TB, srv *xmpptest.Server, user, password, previd string, h int) (*xmpptest.Conn, *stanza.Element) {
 	t.Helper()
 	c := xmpptest.Dial(t, srv.C2S, srv.Domain, false)
 	c.OpenStream()
