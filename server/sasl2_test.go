@@ -201,8 +201,10 @@ func TestSASL2EveryMechanism(t *testing.T) {
 			if f.Name.Local != "features" || f.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind") == nil {
 				t.Fatalf("want binding features without a restart, got %s", f)
 			}
-			full := c.Bind("laptop")
-			if full.String() != "alice@"+srv.Domain+"/laptop" {
+			// One resource per subtest: they run in parallel, and a second
+			// bind of the same resource would replace the first (conflict).
+			full := c.Bind(mech)
+			if full.String() != "alice@"+srv.Domain+"/"+mech {
 				t.Errorf("bound %s", full)
 			}
 			if r := c.IQ("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>"); r.Get("type") != "result" {
