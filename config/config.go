@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -37,7 +38,7 @@ type Config struct {
 	// the secret it authenticates with on [listen] component:
 	// [components] "irc.example.org" = "a long random secret".
 	Components map[string]string `toml:"components"`
-	ACME             ACME             `toml:"acme"`
+	ACME       ACME              `toml:"acme"`
 	// Admins are the bare JIDs of the server's administrators: they may
 	// run the XEP-0133 service administration commands and create
 	// invitations that make other admins. Top-level key "admins".
@@ -210,21 +211,31 @@ type Limits struct {
 	AuthFailuresPerIP  int `toml:"auth_failures_per_ip"` // failed logins per IP per auth_failure_window, default 10
 	AuthFailureWindow  int `toml:"auth_failure_window"`  // seconds, default 300
 	MaxAuthAttempts    int `toml:"max_auth_attempts"`    // failed SASL attempts per stream, default 3
+	MaxDepth           int `toml:"max_depth"`            // nesting of a stanza, default 64
+	MaxAttributes      int `toml:"max_attributes"`       // attributes of one element, default 64
 
 	// The keys below are preset before decoding, so 0 turns each off.
-	IdleTimeout      int `toml:"idle_timeout"`       // seconds of silence before a bound stream is pinged, default 300
-	PingTimeout      int `toml:"ping_timeout"`       // seconds a pinged stream has to answer, default 60
-	StanzaTimeout    int `toml:"stanza_timeout"`     // seconds more an incomplete element gets at the deadline, default 60
-	BytesPerSecond   int `toml:"bytes_per_second"`   // per connection, default 524288
-	BurstBytes       int `toml:"burst_bytes"`        // default 2097152
-	StanzasPerSecond int `toml:"stanzas_per_second"` // per connection, default 0 (off)
-	BurstStanzas     int `toml:"burst_stanzas"`      // default 0: one second's worth
+	IdleTimeout      int `toml:"idle_timeout"`           // seconds of silence before a bound stream is pinged, default 300
+	PingTimeout      int `toml:"ping_timeout"`           // seconds a pinged stream has to answer, default 60
+	StanzaTimeout    int `toml:"stanza_timeout"`         // seconds more an incomplete element gets at the deadline, default 60
+	BytesPerSecond   int `toml:"bytes_per_second"`       // per connection, default 524288
+	BurstBytes       int `toml:"burst_bytes"`            // default 2097152
+	StanzasPerSecond int `toml:"stanzas_per_second"`     // per connection, default 0 (off)
+	BurstStanzas     int `toml:"burst_stanzas"`          // default 0: one second's worth
+	ConnectionsPerIP int `toml:"connections_per_ip"`     // client connections open at once from one address, default 50
+	NewConnsPerIP    int `toml:"new_connections_per_ip"` // new client connections per minute from one address, default 120
+	// ExemptNetworks are the networks (CIDR) the per-address connection
+	// limits do not apply to: by default loopback, where a reverse proxy
+	// or a benchmark connects from.
+	ExemptNetworks []string `toml:"exempt_networks"`
 }
 
 // presetLimits sets the defaults of the limits for which 0 means off.
 func (l *Limits) presetLimits() {
 	l.IdleTimeout, l.PingTimeout, l.StanzaTimeout = 300, 60, 60
 	l.BytesPerSecond, l.BurstBytes = 512<<10, 2<<20
+	l.ConnectionsPerIP, l.NewConnsPerIP = 50, 120
+	l.ExemptNetworks = []string{"127.0.0.0/8", "::1/128"}
 }
 
 // Auth configures password storage.
@@ -337,6 +348,8 @@ func (f *File) applyDefaults() {
 	def(&l.AuthFailuresPerIP, 10)
 	def(&l.AuthFailureWindow, 300)
 	def(&l.MaxAuthAttempts, 3)
+	def(&l.MaxDepth, 64)
+	def(&l.MaxAttributes, 64)
 	def(&c.Auth.SCRAMIterations, 4096)
 	def(&c.StreamManagement.ResumeTimeout, 300)
 	def(&c.StreamManagement.MaxUnacked, 10000)
@@ -448,7 +461,8 @@ func (f *File) validate() error {
 	}
 	l := c.Limits
 	for key, v := range map[string]int{"idle_timeout": l.IdleTimeout, "ping_timeout": l.PingTimeout, "stanza_timeout": l.StanzaTimeout,
-		"bytes_per_second": l.BytesPerSecond, "burst_bytes": l.BurstBytes, "stanzas_per_second": l.StanzasPerSecond, "burst_stanzas": l.BurstStanzas} {
+		"bytes_per_second": l.BytesPerSecond, "burst_bytes": l.BurstBytes, "stanzas_per_second": l.StanzasPerSecond, "burst_stanzas": l.BurstStanzas,
+		"connections_per_ip": l.ConnectionsPerIP, "new_connections_per_ip": l.NewConnsPerIP} {
 		if v < 0 {
 			return fmt.Errorf("limits.%s: must not be negative (0 turns it off)", key)
 		}
@@ -457,6 +471,14 @@ func (f *File) validate() error {
 		if i := strings.IndexByte(a, '@'); i <= 0 || strings.ContainsAny(a, "/ ") {
 			return fmt.Errorf("admins: %q is not a bare JID (user@domain)", a)
 		}
+	}
+	for _, n := range l.ExemptNetworks {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			return fmt.Errorf("limits.exempt_networks: %q is not a network (CIDR)", n)
+		}
+	}
+	if l.MaxDepth < 0 || l.MaxAttributes < 0 {
+		return errors.New("limits.max_depth and limits.max_attributes must be positive (0: the default, 64)")
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key must be given together")

@@ -177,6 +177,7 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	}
 	s.cfg = &applied
 	s.throttle.set(applied.Limits.AuthFailuresPerIP, time.Duration(applied.Limits.AuthFailureWindow)*time.Second)
+	s.connLimit.set(applied.Limits)
 	if len(logApplied) > 0 && !setLevels(s.rootLog, applied.Log) {
 		res.NeedsRestart = append(res.NeedsRestart, "log: levels of a logger hearth did not make")
 	}

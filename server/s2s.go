@@ -68,7 +68,7 @@ func (s *Server) initS2S() error {
 		IdleTimeout:       time.Duration(c.IdleTimeout) * time.Second,
 		QueueLimit:        c.QueueLimit,
 		MaxQueueBytes:     lim.MaxQueueSize,
-		Limits:            stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize},
+		Limits:            stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize, MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
 		DialbackSecret:    secret,
 		Log:               s.logFor("s2s"),
 		Metrics:           m,

@@ -57,6 +57,7 @@ type Server struct {
 	certPairs []certs.Pair
 	acme      *certs.ACME
 	throttle  *authThrottle
+	connLimit *connLimiter // per-IP limits of client connections
 	// live holds what Reload changes while serving: the stream settings
 	// of new connections (server/reload.go).
 	live       liveConfig
@@ -124,6 +125,7 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.throttle = newAuthThrottle(cfg.Limits.AuthFailuresPerIP, time.Duration(cfg.Limits.AuthFailureWindow)*time.Second)
+	s.connLimit = newConnLimiter(cfg.Limits)
 	s.router = router.New(s.store, s.logFor("router"))
 	s.router.SM.ResumeTimeout = time.Duration(cfg.StreamManagement.ResumeTimeout) * time.Second
 	s.router.SM.MaxUnacked = cfg.StreamManagement.MaxUnacked
@@ -385,11 +387,18 @@ func (s *Server) acceptLoop(ln net.Listener, direct bool) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		release, ok := s.connLimit.admit(nc.RemoteAddr())
+		if !ok {
+			// Over the address's limits: closed before a byte is read.
+			nc.Close()
+			continue
+		}
 		cfg := *s.live.stream[direct].Load()
 		s.metrics.connectionAccepted(cfg.DirectTLS)
 		s.conns.Add(1)
 		go func() {
 			defer s.conns.Done()
+			defer release()
 			if cfg.DirectTLS {
 				nc = tls.Server(nc, cfg.TLS)
 			}
@@ -416,7 +425,7 @@ func (s *Server) c2sConfig(direct bool) stream.C2SConfig {
 		TLS:                s.tlsConfig(direct, alpn),
 		DirectTLS:          direct,
 		RequireTLS:         true,
-		Limits:             stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize},
+		Limits:             stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize, MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
 		MaxQueueBytes:      lim.MaxQueueSize,
 		NegotiationTimeout: time.Duration(lim.NegotiationTimeout) * time.Second,
 		Liveness: stream.Liveness{
