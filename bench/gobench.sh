@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${COUNT:-5}
 OUT=${OUT:-docs/bench.md}
-raw=$(mktemp)
+tmp=$(mktemp -d)
+raw="$tmp/hearth" # benchstat names the column after the file
 run() { go test -run XXX -count "$COUNT" "$@" | grep -E '^(Benchmark|goos|goarch|pkg|cpu)' >> "$raw"; }
 run ./stanza -bench 'Decode|Encode' -benchtime 1s
 run ./jid -bench 'Parse$|String' -benchtime 1s
@@ -31,5 +32,5 @@ run ./storage/sqlstore -bench 'ArchiveAppendParallel/sqlite|ArchiveQuery/sqlite'
 	go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da "$raw"
 	echo '```'
 } > "$OUT"
-rm -f "$raw"
+rm -rf "$tmp"
 echo "wrote $OUT"
