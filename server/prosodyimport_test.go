@@ -44,6 +44,14 @@ func TestProsodySQLImportLogin(t *testing.T) {
 	if !strings.Contains(roster.String(), "romeo@montague.net") || !strings.Contains(roster.String(), "nurse@capulet.lit") {
 		t.Errorf("roster: %s", roster)
 	}
+	// Prosody's archive item keeps its key as stanza-id and its time.
+	c.Send("<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2' queryid='x'/></iq>")
+	c.Expect("the archived message from Prosody", func(el *stanza.Element) bool {
+		s := el.String()
+		return el.Name.Local == "message" && strings.Contains(s, "id=\"f3ff4cfb-dacd-48bd-84c5-b6365f0e862c\"") &&
+			strings.Contains(s, "stamp=\"2023-11-14T22:13:20.250000Z\"") && strings.Contains(s, "<body>archived</body>")
+	})
+	c.Expect("the end of the MAM query", func(el *stanza.Element) bool { return el.Name.Local == "iq" && el.Get("id") == "q1" })
 	c.Send("<presence/>")
 	c.Expect("the offline message from Prosody", func(el *stanza.Element) bool {
 		return el.Name.Local == "message" && el.ChildText(stanza.NSClient, "body") == "hello"
