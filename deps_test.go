@@ -30,13 +30,13 @@ var allowedImports = map[string][]string{
 	"httpd":                    {},
 	"webstream":                {"stanza"},
 	// s2s knows the router only through its own small Router interface.
-	"s2s": {"jid", "stanza"},
-	"certs":                    {"config"},
-	"certs/acmetest":           {},
+	"s2s":            {"jid", "stanza"},
+	"certs":          {"config"},
+	"certs/acmetest": {},
 	// dump reads and writes per-user data through the exported API of the
 	// modules that own it (mod/roster, which takes a module.Host; mod/vcard,
 	// mod/private and mod/pep, which take the store).
-	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster", "mod/vcard", "mod/private", "mod/pep"},
+	"dump": {"jid", "stanza", "sasl", "storage", "module", "mod/roster", "mod/vcard", "mod/private", "mod/pep", "mod/mam", "mod/offline"},
 	// mod/* may import module, stanza, jid, storage, sasl, the helpers in
 	// mod/internal and the modules they declare in Requires (checked below
 	// by modRequires).

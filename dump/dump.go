@@ -11,9 +11,9 @@
 // Everything else a <user/> holds is a Section's: the roster (with pending
 // inbound subscription requests as <presence type='subscribe'/>, XEP-0227
 // §4.9) and hearth's own extension carrying the Maps that no XEP-0227
-// element describes. vCards, PEP nodes, offline messages and the message
-// archive get their Section (XEP-0227 §4.7, §4.10, §4.5, §4.11) when the
-// modules that store them exist: see Sections.
+// element describes, vCards, private XML, PEP nodes, offline messages and
+// the message archive (XEP-0227 §4.7, §4.8, §4.10, §4.5, §4.11): see
+// Sections.
 //
 // Export output is deterministic: hosts, users and roster items are sorted
 // bytewise, whatever order or collation the backend uses, so that a dump
@@ -86,9 +86,9 @@ func (s *Section) takes(name xml.Name) bool { return slices.Contains(s.Elements,
 
 // Sections returns the sections hearth exports and imports, in the order
 // they are written in a <user/>. A new module that stores per-user data
-// adds its section here: offline messages (<offline-messages/>) and MAM
-// (<archive xmlns='urn:xmpp:pie:0#mam'/> of XEP-0313 <result/>s, oldest
-// first) are still to come, each in the form XEP-0227 gives it. Private
+// adds its section here, in the form XEP-0227 gives its data if it has
+// one. Rooms of MUC services are not accounts' data and are not in
+// dumps. Private
 // storage comes before PEP: XEP-0048 bookmarks it converts are replaced
 // by the PEP section's when a dump has both.
 func Sections() []Section {
@@ -97,6 +97,8 @@ func Sections() []Section {
 		VCardSection(),
 		PrivateSection(),
 		PEPSection(),
+		OfflineSection(),
+		MAMSection(),
 		// COMPAT: hearth only. The last unavailable presence (answer to
 		// probes) and last logout time have no XEP-0227 form; carrying them
 		// makes hearth-to-hearth moves lossless.

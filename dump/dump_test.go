@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"hearth/jid"
 	"hearth/mod/pep"
@@ -259,5 +260,35 @@ func TestImportPEPPrivateVCard(t *testing.T) {
 	card, err := vcard.Export(ctx, st, alice)
 	if err != nil || len(card) != 1 || card[0].ChildText(vcard.NS, "FN") != "Alice" {
 		t.Errorf("vCard export: %v, %v", card, err)
+	}
+}
+
+// The archive sections keep stanza-ids, times and peers of MAM items and
+// the order and senders of offline messages.
+func TestImportArchives(t *testing.T) {
+	st := openSQLite(t)
+	importFile(t, st, "testdata/sample.xml", false)
+	ctx := t.Context()
+	res, err := st.Archive("mam").Query(ctx, "alice@example.org", storage.Query{})
+	must(t, err)
+	want := []struct{ id, with, time string }{
+		{"28482-98726-73623", "romeo@montague.net/orchard", "2010-07-10T23:08:25.123456Z"},
+		{"5d398-28273-f7382", "romeo@montague.net", "2010-07-10T23:09:32Z"},
+		{"self-note-1", "alice@example.org/phone", "2010-07-10T23:09:32Z"},
+	}
+	if len(res.Items) != len(want) {
+		t.Fatalf("archive has %d items, want %d", len(res.Items), len(want))
+	}
+	for i, w := range want {
+		it := res.Items[i]
+		if it.ID != w.id || it.With != w.with || it.Time.UTC().Format(time.RFC3339Nano) != w.time {
+			t.Errorf("item %d = %s %s %s, want %v", i, it.ID, it.With, it.Time.UTC().Format(time.RFC3339Nano), w)
+		}
+	}
+	off, err := st.Archive("offline").Query(ctx, "alice@example.org", storage.Query{})
+	must(t, err)
+	if len(off.Items) != 2 || off.Items[0].With != "romeo@montague.net/orchard" || off.Items[1].With != "nurse@capulet.lit" ||
+		!strings.Contains(string(off.Items[1].Data), "Come &amp; see") {
+		t.Errorf("offline items: %+v", off.Items)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -130,7 +131,7 @@ func cmdImport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var f flags
 	fs.StringVar(&f.config, "c", "", "configuration `FILE`")
 	replace := fs.Bool("replace", false, "replace existing accounts and their data instead of skipping them")
-	prosody := fs.String("prosody", "", "import a Prosody data `DIR` (internal file storage)")
+	prosody := fs.String("prosody", "", "import a Prosody data `DIR` (internal file storage, or SQL storage when it holds prosody.sqlite), or its SQLite database file")
 	host := fs.String("host", "", "with --prosody: import only this `DOMAIN`")
 	pos, err := dataFlags(fs, args, stderr)
 	if err != nil {
@@ -169,7 +170,11 @@ func cmdImport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	switch {
 	case *prosody != "":
-		err = dump.ReadProsody(*prosody, strings.ToLower(*host), each)
+		if db := prosodyDatabase(*prosody); db != "" {
+			err = dump.ReadProsodySQL(ctx, db, strings.ToLower(*host), each)
+		} else {
+			err = dump.ReadProsody(*prosody, strings.ToLower(*host), each)
+		}
 	case pos[0] == "-":
 		err = dump.Read(stdin, each)
 	default:
@@ -185,4 +190,18 @@ func cmdImport(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, ")")
 	return err
+}
+
+// prosodyDatabase returns the SQLite database of Prosody's SQL storage
+// that path names: path itself when it is a file, DIR/prosody.sqlite (the
+// name Prosody's documentation uses) when that exists, else "".
+func prosodyDatabase(path string) string {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		return path
+	}
+	db := filepath.Join(path, "prosody.sqlite")
+	if fi, err := os.Stat(db); err == nil && fi.Mode().IsRegular() {
+		return db
+	}
+	return ""
 }

@@ -79,6 +79,14 @@ func TestExportImportCommands(t *testing.T) {
 	step("prosody import", "", 0, "alice@example.org: created\n  warning: SCRAM-SHA-1 credentials only", "import", "-c", prosody, "--prosody", "../../dump/testdata/prosody")
 	step("prosody import of one host", "", 0, "0 created, 0 replaced, 1 skipped", "import", "-c", prosody, "--prosody", "../../dump/testdata/prosody", "--host", "old-host.example.net")
 
+	prosodySQL := writeConfig(t, "hosts = [\"example.org\"]\n")
+	step("prosody sql import", "", 0, "bob@example.org: created\n  warning: SCRAM-SHA-1 credentials only: SCRAM-SHA-256 logins fail until the password is set again\n2 created, 0 replaced, 0 skipped", "import", "-c", prosodySQL, "--prosody", "../../dump/testdata/prosody.sqlite")
+	sqlDir := t.TempDir()
+	if b, err := os.ReadFile("../../dump/testdata/prosody.sqlite"); err != nil || os.WriteFile(filepath.Join(sqlDir, "prosody.sqlite"), b, 0o600) != nil {
+		t.Fatal("copying prosody.sqlite")
+	}
+	step("prosody sql import of a data directory", "", 0, "0 created, 0 replaced, 2 skipped", "import", "-c", prosodySQL, "--prosody", sqlDir)
+
 	for _, args := range [][]string{
 		{"import", "-c", dst},
 		{"import", "-c", dst, "--prosody", "x", "file"},
