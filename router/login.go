@@ -85,7 +85,7 @@ func bind2Resource(tag string, bare jid.JID, login *stream.Login) string {
 	if _, err := bare.WithResource(tag); err != nil || tag == "" {
 		tag = "hearth"
 	}
-	id := newID()[:8]
+	id := stanza.NewID()[:8]
 	if login != nil && login.AgentID != "" {
 		m := hmac.New(sha256.New, []byte(bare.String()))
 		m.Write([]byte(login.AgentID))

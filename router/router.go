@@ -7,8 +7,6 @@ package router
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"slices"
@@ -191,7 +189,7 @@ func (r *Router) Route(ctx context.Context, st *stanza.Element) error {
 func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
 	id := iq.Get("id")
 	if id == "" {
-		id = newID()
+		id = stanza.NewID()
 		iq = iq.Copy().Set("id", id)
 	}
 	ch := make(chan *stanza.Element, 1)
@@ -248,12 +246,6 @@ func (r *Router) accountExists(ctx context.Context, bare jid.JID) bool {
 		r.log.Error("account lookup failed", "err", err)
 	}
 	return err == nil
-}
-
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // storageTimeout bounds a storage call made while routing one stanza.

@@ -94,7 +94,7 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 // enters the table, so that nothing is sent to it before.
 func (vh *VHost) bind(ctx context.Context, c *stream.Conn, bare jid.JID, resource string, setup func(*Session)) (stream.SessionHandler, jid.JID, error) {
 	if resource == "" {
-		resource = newID()
+		resource = stanza.NewID()
 	}
 	full, err := bare.WithResource(resource)
 	if err != nil {

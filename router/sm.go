@@ -158,7 +158,7 @@ func (s *Session) enableSMElement(resume bool) *stanza.Element {
 	}
 	s.sm = &smState{}
 	if resume {
-		s.sm.id = newID() + newID()
+		s.sm.id = stanza.NewID() + stanza.NewID()
 	}
 	id := s.sm.id
 	s.mu.Unlock()

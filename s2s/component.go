@@ -124,7 +124,7 @@ func (p *Pool) componentHandshake(w *wire) (*component, error) {
 		return nil, err
 	}
 	domain := normalizeDomain(h.To)
-	id := newID()
+	id := stanza.NewID()
 	if err := w.write(stanza.AppendStreamHeader(nil, stanza.StreamHeader{From: domain, ID: id, DefaultNS: NSComponent}, true)); err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func (p *Pool) serveInbound(nc net.Conn, directTLS bool) {
 	var se *stanza.StreamError
 	if errors.As(err, &se) && !in.header {
 		// RFC 6120 §4.9.1.2: a stream error is sent in a stream.
-		in.w.write(header(in.to, "", newID()))
+		in.w.write(header(in.to, "", stanza.NewID()))
 	}
 	if se == nil {
 		se = stanza.StreamErrorFor(err)
@@ -159,7 +159,7 @@ func (in *inbound) open() error {
 	if in.to == "" && in.p.served(to) {
 		in.to = to
 	}
-	in.id = newID()
+	in.id = stanza.NewID()
 	peer := normalizeDomain(h.From)
 	if err := in.w.write(header(in.to, peer, in.id)); err != nil {
 		return err

@@ -2,8 +2,6 @@ package s2s
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/xml"
 	"net"
 	"sync"
@@ -232,12 +230,6 @@ func (w *wire) close(se *stanza.StreamError) {
 func (w *wire) next(deadline time.Time) (*stanza.Element, error) {
 	w.nc.SetReadDeadline(deadline)
 	return w.dec.Next()
-}
-
-func newID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // header returns an s2s stream header from 'from' to 'to' announcing

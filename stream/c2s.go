@@ -353,7 +353,7 @@ func (n *negotiation) open() error {
 		}
 		return err
 	}
-	n.c.id = newID()
+	n.c.id = stanza.NewID()
 	n.peerFrom = h.From
 	n.c.lang = h.Lang
 	n.c.peerLang = h.Lang
@@ -417,7 +417,7 @@ func (n *negotiation) fail(err error) {
 	var out []byte
 	if errors.As(err, &se) {
 		if !n.header {
-			out = stanza.AppendStreamHeader(out, stanza.StreamHeader{From: n.c.domain, ID: newID(), Version: "1.0", DefaultNS: stanza.NSClient}, true)
+			out = stanza.AppendStreamHeader(out, stanza.StreamHeader{From: n.c.domain, ID: stanza.NewID(), Version: "1.0", DefaultNS: stanza.NSClient}, true)
 		}
 		out = stanza.Append(out, se.Element(), stanza.NSClient)
 		out = append(out, "</stream:stream>"...)

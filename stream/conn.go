@@ -7,8 +7,6 @@
 package stream
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
@@ -311,9 +309,3 @@ func (c *Conn) Close(err error) {
 // closeGrace bounds how long a closing stream waits for the write loop to
 // drain and for the peer's closing tag.
 const closeGrace = 2 * time.Second
-
-func newID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}

@@ -84,7 +84,7 @@ func (r *reader) next() (*stanza.Element, error) {
 			return nil, &stanza.StreamError{Condition: "connection-timeout", Text: "no answer to a ping"}
 		default:
 			r.pinged = true
-			r.c.Send(stanza.New(stanza.NSClient, "iq", "type", stanza.Get, "id", "idle-"+newID(), "from", r.c.domain, "to", r.c.jid.String()).
+			r.c.Send(stanza.New(stanza.NSClient, "iq", "type", stanza.Get, "id", "idle-"+stanza.NewID(), "from", r.c.domain, "to", r.c.jid.String()).
 				Append(stanza.New(NSPing, "ping")))
 		}
 	}

@@ -6,8 +6,6 @@ package adhoc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -132,7 +130,7 @@ func (c *commands) execute(ctx context.Context, req module.IQRequest) (*stanza.E
 	}
 	if res.Done {
 		if sid == "" {
-			sid = newID()
+			sid = stanza.NewID()
 		}
 		out := response(node, sid, "completed")
 		appendNote(out, res.Note)
@@ -178,7 +176,7 @@ func (c *commands) open(node string, owner jid.JID) (string, error) {
 	if len(c.sessions) >= c.max {
 		return "", &stanza.Error{Type: stanza.Wait, Condition: "resource-constraint", Text: "too many commands in progress"}
 	}
-	id := newID()
+	id := stanza.NewID()
 	c.sessions[id] = session{node: node, owner: owner, expires: now.Add(c.timeout)}
 	return id, nil
 }
@@ -193,10 +191,4 @@ func (c *commands) take(id, node string, owner jid.JID) bool {
 	}
 	delete(c.sessions, id)
 	return time.Now().Before(s.expires)
-}
-
-func newID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -2,8 +2,6 @@ package blocking
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"slices"
 
@@ -175,12 +173,6 @@ func (b *blocker) push(owner jid.JID, el *stanza.Element) {
 		if !Interested(s) {
 			continue
 		}
-		s.Send(stanza.New(stanza.NSClient, "iq", "type", stanza.Set, "id", "push-"+newID(), "to", s.JID().String()).Append(el))
+		s.Send(stanza.New(stanza.NSClient, "iq", "type", stanza.Set, "id", "push-"+stanza.NewID(), "to", s.JID().String()).Append(el))
 	}
-}
-
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -269,7 +269,7 @@ func (r *room) setAffiliation(ctx context.Context, c adminChange, actorNick stri
 // §9.4): clients of members-only, non-anonymous rooms keep their member
 // list (and OMEMO recipients) from it. Caller holds r.mu.
 func (r *room) announceAffiliation(j jid.JID, aff string) {
-	id := newID()
+	id := stanza.NewID()
 	r.sendAll(func(viewer *occupant, to jid.JID) *stanza.Element {
 		if !r.seesJIDs(viewer) {
 			return nil

@@ -148,7 +148,7 @@ func (r *room) occupantIQ(ev event, p *stanza.Element) {
 		r.fail(st, &stanza.Error{Type: stanza.Wait, Condition: "resource-constraint", Text: "too many pending requests"})
 		return
 	}
-	id := newID()
+	id := stanza.NewID()
 	to := target.last().jid
 	r.forwarded[id] = forwardedIQ{from: ev.from, id: st.Get("id"), target: to, nick: target.nick, at: t}
 	fwd := st.Copy().Set("from", r.occJID(o.nick).String()).Set("to", to.String()).Set("id", id)
@@ -190,7 +190,7 @@ func (s *service) handleDomain(ctx context.Context, st *stanza.Element, from, to
 		case st.Get("type") == stanza.Get && p.Name == module.Name(NSPing, "ping"):
 		case st.Get("type") == stanza.Get && p.Name == module.Name(NSUnique, "unique"):
 			// XEP-0045 §10.1.4: a room name nobody uses.
-			res = stanza.New(NSUnique, "unique").AppendText(newID())
+			res = stanza.New(NSUnique, "unique").AppendText(stanza.NewID())
 		default:
 			err = stanza.NewError("service-unavailable")
 		}

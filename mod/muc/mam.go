@@ -139,7 +139,7 @@ func (r *room) mamQuery(ctx context.Context, ev event, q *stanza.Element) error 
 		}
 		result := stanza.New(NSMAM, "result", "id", it.ID)
 		result.Set("queryid", qid)
-		r.send(stanza.New(stanza.NSClient, "message", "from", r.jid.String(), "to", ev.from.String(), "id", newID()).Append(result.Append(fwd)))
+		r.send(stanza.New(stanza.NSClient, "message", "from", r.jid.String(), "to", ev.from.String(), "id", stanza.NewID()).Append(result.Append(fwd)))
 	}
 	fin := stanza.New(NSMAM, "fin")
 	if res.Complete && max != 0 || len(res.Items) == 0 {
@@ -189,8 +189,8 @@ func (r *room) moderate(ctx context.Context, ev event, p *stanza.Element) error 
 	if err := r.tombstone(ctx, it, withReason(stanza.New(NSRetract, "retracted", "stamp", t.UTC().Format(stampLayout)).Append(moderated()))); err != nil {
 		return err
 	}
-	sid := newID()
-	msg := stanza.New(stanza.NSClient, "message", "type", "groupchat", "from", r.jid.String(), "id", newID()).
+	sid := stanza.NewID()
+	msg := stanza.New(stanza.NSClient, "message", "type", "groupchat", "from", r.jid.String(), "id", stanza.NewID()).
 		Append(withReason(stanza.New(NSRetract, "retract", "id", id).Append(moderated()))).
 		Append(stanza.New(NSStanzaID, "stanza-id", "id", sid, "by", r.jid.String()))
 	r.s.archive(ctx, r.jid, sid, t, r.jid, jid.JID{}, msg)

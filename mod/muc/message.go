@@ -75,7 +75,7 @@ func (r *room) groupchat(ctx context.Context, ev event, o *occupant) {
 	msg.Name.Space = stanza.NSClient
 	msg.Set("from", r.occJID(o.nick).String()).Set("to", "")
 	if msg.Get("id") == "" {
-		msg.Set("id", newID())
+		msg.Set("id", stanza.NewID())
 	}
 	msg.Append(stanza.New(NSOccupantID, "occupant-id", "id", o.id))
 	if isSubject {
@@ -87,7 +87,7 @@ func (r *room) groupchat(ctx context.Context, ev event, o *occupant) {
 	if ret := msg.Child(NSRetract, "retract"); ret != nil {
 		r.selfRetract(ctx, o, ret)
 	}
-	sid := newID()
+	sid := stanza.NewID()
 	msg.Append(stanza.New(NSStanzaID, "stanza-id", "id", sid, "by", r.jid.String()))
 	if isContent(msg) {
 		t := now()
@@ -222,7 +222,7 @@ func (r *room) invitations(ctx context.Context, ev event, o *occupant, x *stanza
 			if r.cfg.PasswordProtected {
 				ux.Append(stanza.New(NSUser, "password").AppendText(r.cfg.Password))
 			}
-			m := stanza.New(stanza.NSClient, "message", "from", r.jid.String(), "to", to.String(), "id", newID()).Append(ux)
+			m := stanza.New(stanza.NSClient, "message", "from", r.jid.String(), "to", to.String(), "id", stanza.NewID()).Append(ux)
 			if b := st.Child(st.Name.Space, "body"); b != nil {
 				m.Append(clientNS(b))
 			}
@@ -237,7 +237,7 @@ func (r *room) invitations(ctx context.Context, ev event, o *occupant, x *stanza
 			if reason := c.ChildText(NSUser, "reason"); reason != "" {
 				dec.Append(stanza.New(NSUser, "reason").AppendText(reason))
 			}
-			r.send(stanza.New(stanza.NSClient, "message", "from", r.jid.String(), "to", to.String(), "id", newID()).
+			r.send(stanza.New(stanza.NSClient, "message", "from", r.jid.String(), "to", to.String(), "id", stanza.NewID()).
 				Append(stanza.New(NSUser, "x").Append(dec)))
 		}
 	}

@@ -128,7 +128,7 @@ func (r *room) announceConfig(old roomConfig) {
 			codes = append(codes, statusNotLogging)
 		}
 	}
-	id := newID()
+	id := stanza.NewID()
 	r.sendAll(func(_ *occupant, to jid.JID) *stanza.Element {
 		return stanza.New(stanza.NSClient, "message", "type", "groupchat", "from", r.jid.String(), "to", to.String(), "id", id).
 			Append(appendCodes(stanza.New(NSUser, "x"), codes...))

@@ -411,6 +411,6 @@ func (r *room) sendSubject(to jid.JID) {
 		r.send(r.subject.Copy().Set("to", to.String()))
 		return
 	}
-	r.send(stanza.New(stanza.NSClient, "message", "type", "groupchat", "from", r.jid.String(), "to", to.String(), "id", newID()).
+	r.send(stanza.New(stanza.NSClient, "message", "type", "groupchat", "from", r.jid.String(), "to", to.String(), "id", stanza.NewID()).
 		Append(stanza.New(stanza.NSClient, "subject")))
 }

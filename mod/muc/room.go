@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"slices"
 	"strconv"
 	"sync"
@@ -387,13 +386,6 @@ func (r *room) sendAll(build func(o *occupant, to jid.JID) *stanza.Element) {
 			}
 		}
 	}
-}
-
-// newID returns a random ID for stanza IDs and generated stanzas.
-func newID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // clientNS returns st in jabber:client: what the room relays from a

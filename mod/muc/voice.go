@@ -61,7 +61,7 @@ func (r *room) voiceRequest(ev event, o *occupant, f *stanza.Form) {
 		{Var: "muc#roomnick", Type: stanza.FieldTextSingle, Label: "Room nickname", Values: []string{o.nick}},
 		{Var: "muc#request_allow", Type: stanza.FieldBoolean, Label: "Grant voice to this person?", Values: []string{"0"}},
 	}}
-	id := newID()
+	id := stanza.NewID()
 	r.sendAll(func(viewer *occupant, to jid.JID) *stanza.Element {
 		if viewer.role != roleModerator {
 			return nil

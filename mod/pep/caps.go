@@ -222,7 +222,7 @@ func (r *resolver) lookup(c caps, w waiter) (map[string]bool, bool) {
 func (r *resolver) query(ctx context.Context, c caps, w waiter) {
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	iq := stanza.New(stanza.NSClient, "iq", "type", stanza.Get, "id", "caps-"+newID(),
+	iq := stanza.New(stanza.NSClient, "iq", "type", stanza.Get, "id", "caps-"+stanza.NewID(),
 		"from", w.owner.String(), "to", w.entity.String()).
 		Append(stanza.New(NSDiscoInfo, "query", "node", c.Node+"#"+c.Ver))
 	res, err := r.h.SendIQ(ctx, iq)

@@ -111,7 +111,7 @@ func Import(ctx context.Context, st storage.Store, owner jid.JID, els []*stanza.
 					}
 					id := x.Get("id")
 					if id == "" {
-						id = newID()
+						id = stanza.NewID()
 					}
 					stored := stanza.New(NS, "item", "id", id).Append(x.FirstElement())
 					its = append(its, item{ID: id, Published: now, XML: stored.String()})

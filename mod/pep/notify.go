@@ -67,7 +67,7 @@ func (p *service) recipients(ctx context.Context, owner jid.JID, cfg nodeConfig,
 // send routes one notification from owner's bare JID (XEP-0163 §4.3:
 // headline messages), or from the standalone service's domain.
 func (p *service) send(ctx context.Context, owner, to jid.JID, children ...*stanza.Element) {
-	msg := stanza.New(stanza.NSClient, "message", "from", owner.String(), "to", to.String(), "type", "headline", "id", newID())
+	msg := stanza.New(stanza.NSClient, "message", "from", owner.String(), "to", to.String(), "type", "headline", "id", stanza.NewID())
 	for _, c := range children {
 		msg.Append(c)
 	}

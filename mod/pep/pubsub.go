@@ -135,7 +135,7 @@ func (p *service) publish(ctx context.Context, owner jid.JID, pub, extra *stanza
 	}
 	id := itemEl.Get("id")
 	if id == "" {
-		id = newID()
+		id = stanza.NewID()
 	} else if len(id) > p.cfg.MaxNameLength {
 		return nil, &stanza.Error{Type: stanza.Modify, Condition: "not-acceptable", Text: "item id too long"}
 	}

@@ -2,8 +2,6 @@ package pep
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,12 +147,6 @@ func trim(items []item, max int) []item {
 		return items[len(items)-max:]
 	}
 	return items
-}
-
-func newID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // ownerLocks serialises the changes of each account's nodes. No other

@@ -2,8 +2,6 @@ package roster
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -200,7 +198,7 @@ func bumpVersion(ctx context.Context, h *module.Host, owner jid.JID) (string, er
 	epoch, n, ok := strings.Cut(cur, "-")
 	counter, perr := strconv.ParseUint(n, 10, 64)
 	if !ok || perr != nil {
-		epoch, counter = newID(), 0
+		epoch, counter = stanza.NewID(), 0
 	}
 	next := epoch + "-" + strconv.FormatUint(counter+1, 10)
 	if err := h.Map(VersionMapName).Set(ctx, owner.String(), versionKey, []byte(next)); err != nil {
@@ -224,14 +222,8 @@ func push(h *module.Host, owner jid.JID, item *stanza.Element, ver string) {
 			q.Set("ver", ver)
 		}
 		q.Append(item)
-		s.Send(stanza.New(stanza.NSClient, "iq", "type", stanza.Set, "id", "push-"+newID(), "to", s.JID().String()).Append(q))
+		s.Send(stanza.New(stanza.NSClient, "iq", "type", stanza.Set, "id", "push-"+stanza.NewID(), "to", s.JID().String()).Append(q))
 	}
-}
-
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // ownerLocks serialises the changes of each roster. No other lock is
