@@ -189,7 +189,7 @@ func (r *room) moderate(ctx context.Context, ev event, p *stanza.Element) error 
 	if err := r.tombstone(ctx, it, withReason(stanza.New(NSRetract, "retracted", "stamp", t.UTC().Format(stampLayout)).Append(moderated()))); err != nil {
 		return err
 	}
-	sid := stanza.NewID()
+	sid := storage.NewItemID()
 	msg := stanza.New(stanza.NSClient, "message", "type", "groupchat", "from", r.jid.String(), "id", stanza.NewID()).
 		Append(withReason(stanza.New(NSRetract, "retract", "id", id).Append(moderated()))).
 		Append(stanza.New(NSStanzaID, "stanza-id", "id", sid, "by", r.jid.String()))

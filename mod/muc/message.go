@@ -6,6 +6,7 @@ import (
 
 	"hearth/jid"
 	"hearth/stanza"
+	"hearth/storage"
 )
 
 // Namespaces of payloads that are not conversation content: a message
@@ -87,7 +88,7 @@ func (r *room) groupchat(ctx context.Context, ev event, o *occupant) {
 	if ret := msg.Child(NSRetract, "retract"); ret != nil {
 		r.selfRetract(ctx, o, ret)
 	}
-	sid := stanza.NewID()
+	sid := storage.NewItemID() // the key of the room archive: grows with time
 	msg.Append(stanza.New(NSStanzaID, "stanza-id", "id", sid, "by", r.jid.String()))
 	if isContent(msg) {
 		t := now()
