@@ -41,8 +41,9 @@ type reader struct {
 	c   *Conn
 	cfg Liveness
 
-	pinged bool // a ping was sent since the last element
-	grace  bool // the incomplete element got its StanzaTimeout
+	pinged bool      // a ping was sent since the last element
+	grace  bool      // the incomplete element got its StanzaTimeout
+	last   time.Time // when the last element was read
 
 	bytes, stanzas bucket
 	lastOffset     int64
@@ -55,24 +56,39 @@ func newReader(c *Conn, cfg Liveness) *reader {
 	r.bytes = newBucket(cfg.BytesPerSecond, cfg.BurstBytes)
 	r.stanzas = newBucket(cfg.StanzasPerSecond, cfg.BurstStanzas)
 	r.lastOffset = c.dec.InputOffset()
+	if cfg.IdleTimeout > 0 {
+		r.last = r.now()
+		c.nc.SetReadDeadline(r.last.Add(cfg.IdleTimeout))
+	}
 	return r
 }
 
 // next returns the next element of the stream, pinging an idle peer and
 // ending a silent or stalled one with a stream error.
+//
+// The read deadline is not moved at every element, which would cost a
+// timer update per stanza on the hottest path: when it passes, an element
+// read since then re-arms it from that element's time, and only a stream
+// that really was silent (or stalled) that long is pinged (or cut).
 func (r *reader) next() (*stanza.Element, error) {
 	for {
-		if d := r.wait(); d > 0 {
-			r.c.nc.SetReadDeadline(r.now().Add(d))
-		}
 		el, err := r.c.dec.Next()
 		if err == nil {
 			r.pinged, r.grace = false, false
-			r.throttle()
+			now := r.now()
+			if r.cfg.IdleTimeout > 0 {
+				r.last = now
+			}
+			r.throttle(now)
 			return el, nil
 		}
 		if r.cfg.IdleTimeout <= 0 || !isTimeout(err) {
 			return nil, err
+		}
+		now := r.now()
+		if due := r.last.Add(r.cfg.IdleTimeout); !r.pinged && !r.grace && now.Before(due) {
+			r.c.nc.SetReadDeadline(due) // traffic since the deadline was set
+			continue
 		}
 		switch {
 		case r.c.dec.Partial():
@@ -80,36 +96,24 @@ func (r *reader) next() (*stanza.Element, error) {
 				return nil, &stanza.StreamError{Condition: "policy-violation", Text: "element not completed in time"}
 			}
 			r.grace = true
+			r.c.nc.SetReadDeadline(now.Add(r.cfg.StanzaTimeout))
 		case r.pinged:
 			return nil, &stanza.StreamError{Condition: "connection-timeout", Text: "no answer to a ping"}
 		default:
 			r.pinged = true
 			r.c.Send(stanza.New(stanza.NSClient, "iq", "type", stanza.Get, "id", "idle-"+stanza.NewID(), "from", r.c.domain, "to", r.c.jid.String()).
 				Append(stanza.New(NSPing, "ping")))
+			r.c.nc.SetReadDeadline(now.Add(r.cfg.PingTimeout))
 		}
 	}
 }
 
-// wait returns the read deadline to set from now (0: none).
-func (r *reader) wait() time.Duration {
-	switch {
-	case r.cfg.IdleTimeout <= 0:
-		return 0
-	case r.grace:
-		return r.cfg.StanzaTimeout
-	case r.pinged:
-		return r.cfg.PingTimeout
-	}
-	return r.cfg.IdleTimeout
-}
-
 // throttle takes the element just read from the buckets and waits while
 // either is empty.
-func (r *reader) throttle() {
+func (r *reader) throttle(now time.Time) {
 	off := r.c.dec.InputOffset()
 	n := off - r.lastOffset
 	r.lastOffset = off
-	now := r.now()
 	if d := max(r.bytes.take(float64(n), now), r.stanzas.take(1, now)); d > 0 {
 		r.sleep(d)
 	}
