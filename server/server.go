@@ -202,8 +202,10 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	}
 	s.modConfigs = configs
 	s.modHosts = make([][]*module.Host, len(mods))
+	shared := module.NewShared()
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
+		reg.SetShared(shared)
 		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir, MaxQueueBytes: s.cfg.Limits.MaxQueueSize, Admins: admins})
 		if s.web != nil {
 			reg.SetHTTP(s.web)
