@@ -38,8 +38,8 @@ type Config struct {
 	// Domain is the service's domain (default "proxy.<host>"); leave it
 	// unset with several hosts.
 	Domain string `toml:"domain"`
-	// Listen are the SOCKS5 listen addresses (default [":5000"]), shared
-	// by every host.
+	// Listen are the SOCKS5 listen addresses (default [":5000"];
+	// an empty list is the default too), shared by every host.
 	Listen []string `toml:"listen"`
 	// PublicHost is the host name or address clients are told to connect
 	// to (behind NAT). Default: the listener's address, or the virtual
@@ -75,9 +75,13 @@ type Config struct {
 	MaxBytes int64 `toml:"max_bytes"`
 }
 
+// defaultListen is the usual proxy65 port (Prosody's). It is filled in
+// by start rather than being in the defaults: TOML decodes a list into the
+// defaults' backing array, which every server of a process would share.
+const defaultListen = ":5000"
+
 // Module serves XEP-0065 on Config.Domain when Config.Enabled.
 var Module = module.New("proxy65", Config{
-	Listen:            []string{":5000"},
 	MaxStreams:        100,
 	MaxStreamsPerUser: 10,
 	ConnectionsPerIP:  20,
@@ -98,6 +102,9 @@ type service struct {
 func start(h *module.Host, cfg Config) error {
 	if !cfg.Enabled {
 		return nil
+	}
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = []string{defaultListen}
 	}
 	if err := cfg.validate(); err != nil {
 		return err
@@ -127,9 +134,6 @@ func start(h *module.Host, cfg Config) error {
 }
 
 func (c *Config) validate() error {
-	if len(c.Listen) == 0 {
-		return errors.New("proxy65.listen: at least one address is needed when enabled")
-	}
 	for _, a := range c.Listen {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return fmt.Errorf("proxy65.listen: %q is not an address (host:port, or :port for every interface)", a)
