@@ -35,7 +35,7 @@ func proxyServer(t *testing.T, proxyTOML string) (srv *xmpptest.Server, alice, b
 // streamhost query. It returns the proxy's JID and SOCKS5 address.
 func discoverProxy(t *testing.T, c *xmpptest.Client) (proxyJID, addr string) {
 	t.Helper()
-	items := c.IQ(fmt.Sprintf("<iq type='get' id='%s' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>", c.NextID()))
+	items := c.IQ(fmt.Sprintf("<iq type='get' id='%s' to='%s'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>", c.NextID(), c.JID.Domain()))
 	q := items.Child("http://jabber.org/protocol/disco#items", "query")
 	if q == nil {
 		t.Fatalf("disco#items: %s", items)
@@ -140,9 +140,10 @@ func negotiateBytestream(t *testing.T, alice, bob *xmpptest.Client, sid string) 
 	return aliceConn, bobConn
 }
 
+// activate sends the activation of sid to the proxy of c's server.
 func activate(c *xmpptest.Client, sid, target string) *stanza.Element {
-	return c.IQ(fmt.Sprintf("<iq type='set' id='%s' to='proxy.localhost'><query xmlns='%s' sid='%s'><activate>%s</activate></query></iq>",
-		c.NextID(), nsBytestreams, sid, target))
+	return c.IQ(fmt.Sprintf("<iq type='set' id='%s' to='proxy.%s'><query xmlns='%s' sid='%s'><activate>%s</activate></query></iq>",
+		c.NextID(), c.JID.Domain(), nsBytestreams, sid, target))
 }
 
 func iqCondition(iq *stanza.Element) string {
@@ -427,5 +428,80 @@ func TestProxy65Limits(t *testing.T) {
 	gw.write("<iq type='get' id='g2' from='someone@gw.localhost' to='proxy.localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
 	if r := gw.next(); r.Get("type") != "result" {
 		t.Errorf("disco#info from another domain: %s", r)
+	}
+}
+
+// TestProxy65Hosts: every virtual host has its proxy service, all on the
+// one SOCKS5 listener of the server, and a user of one host sends to a
+// user of another through it.
+func TestProxy65Hosts(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "hosts = [\"localhost\", \"example.net\"]\n[proxy65]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\n")
+	srv.AddUser(t, "alice", "pw-alice-1")
+	srv.AddUser(t, "carol@example.net", "pw-carol-1")
+	alice := srv.Login(t, "alice", "pw-alice-1", "desk")
+	carol := srv.Login(t, "carol@example.net", "pw-carol-1", "tablet")
+	aliceProxy, aliceAddr := discoverProxy(t, alice)
+	carolProxy, carolAddr := discoverProxy(t, carol)
+	if aliceProxy != "proxy.localhost" || carolProxy != "proxy.example.net" || aliceAddr != carolAddr {
+		t.Fatalf("proxies %s at %s and %s at %s: want one listener for both hosts", aliceProxy, aliceAddr, carolProxy, carolAddr)
+	}
+	c, a := negotiateBytestream(t, carol, alice, "s1d-hosts")
+	if r := activate(carol, "s1d-hosts", alice.JID.String()); r.Get("type") != "result" {
+		t.Fatalf("activation: %s", r)
+	}
+	gotC, gotA := exchange(t, c, a, []byte("from carol"), []byte("from alice"))
+	if string(gotA) != "from carol" || string(gotC) != "from alice" {
+		t.Errorf("across hosts: %q %q", gotA, gotC)
+	}
+}
+
+// TestProxy65Bandwidth: bytes_per_second paces a bytestream.
+func TestProxy65Bandwidth(t *testing.T) {
+	t.Parallel()
+	_, alice, bob := proxyServer(t, "bytes_per_second = 100000\n")
+	a, b := negotiateBytestream(t, alice, bob, "s1d-slow")
+	if r := activate(alice, "s1d-slow", bob.JID.String()); r.Get("type") != "result" {
+		t.Fatalf("activation: %s", r)
+	}
+	data := make([]byte, 250000)
+	rand.Read(data)
+	start := time.Now()
+	_, got := exchange(t, a, b, data, nil)
+	// A second's worth goes at once, the other 150000 bytes take 1.5 s.
+	if d := time.Since(start); d < 1400*time.Millisecond {
+		t.Errorf("250000 bytes at 100000/s took %v", d)
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("bob got %d bytes, not what alice sent", len(got))
+	}
+}
+
+// TestProxy65Idle: a bytestream moving bytes one way only is not idle; one
+// where nothing moves for idle_timeout is closed.
+func TestProxy65Idle(t *testing.T) {
+	t.Parallel()
+	_, alice, bob := proxyServer(t, "idle_timeout = 1\n")
+	a, b := negotiateBytestream(t, alice, bob, "s1d-idle")
+	if r := activate(alice, "s1d-idle", bob.JID.String()); r.Get("type") != "result" {
+		t.Fatalf("activation: %s", r)
+	}
+	b.SetReadDeadline(time.Now().Add(xmpptest.Timeout))
+	one := make([]byte, 1)
+	for i := range 8 { // 2.4 s of a byte every 300 ms: bob never writes
+		if _, err := a.Write([]byte{byte(i)}); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		if _, err := io.ReadFull(b, one); err != nil || one[0] != byte(i) {
+			t.Fatalf("byte %d: %v %v", i, one, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	last := time.Now()
+	if _, err := b.Read(one); err == nil || isTimeout(err) {
+		t.Fatalf("idle bytestream still open: %v", err)
+	}
+	if d := time.Since(last); d < 600*time.Millisecond {
+		t.Errorf("closed %v after the last byte, before idle_timeout", d)
 	}
 }
