@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"hearth/config"
+	"hearth/server"
 	"hearth/stanza"
 	"hearth/xmpptest"
 )
@@ -503,5 +506,30 @@ func TestProxy65Idle(t *testing.T) {
 	}
 	if d := time.Since(last); d < 600*time.Millisecond {
 		t.Errorf("closed %v after the last byte, before idle_timeout", d)
+	}
+}
+
+// TestProxy65PortInUse: a proxy65 listen address in use stops the server
+// with a configuration error naming it, as a [listen] address does.
+func TestProxy65PortInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg, err := config.Parse(fmt.Sprintf("hosts = [\"localhost\"]\ndata_dir = %q\n[listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_tls = []\n[proxy65]\nenabled = true\nlisten = [%q]\n",
+		t.TempDir(), ln.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(cfg, server.Options{Log: slog.New(slog.DiscardHandler)})
+	if err == nil {
+		srv.Close()
+		t.Fatal("server started with the proxy65 port in use")
+	}
+	var ce *server.ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "proxy65.listen") || !strings.Contains(err.Error(), ln.Addr().String()) {
+		t.Errorf("error %v (%T): want a ConfigError naming proxy65.listen and the address", err, err)
 	}
 }
