@@ -143,6 +143,17 @@ func negotiateBytestream(t *testing.T, alice, bob *xmpptest.Client, sid string) 
 	return aliceConn, bobConn
 }
 
+// openBytestream negotiates and activates the bytestream sid from
+// initiator to target and returns their connections.
+func openBytestream(t *testing.T, initiator, target *xmpptest.Client, sid string) (initiatorConn, targetConn net.Conn) {
+	t.Helper()
+	initiatorConn, targetConn = negotiateBytestream(t, initiator, target, sid)
+	if r := activate(initiator, sid, target.JID.String()); r.Get("type") != "result" {
+		t.Fatalf("activation of %s: %s", sid, r)
+	}
+	return initiatorConn, targetConn
+}
+
 // activate sends the activation of sid to the proxy of c's server.
 func activate(c *xmpptest.Client, sid, target string) *stanza.Element {
 	return c.IQ(fmt.Sprintf("<iq type='set' id='%s' to='proxy.%s'><query xmlns='%s' sid='%s'><activate>%s</activate></query></iq>",
@@ -370,10 +381,7 @@ func TestProxy65Refusals(t *testing.T) {
 	}
 
 	// After all that, a bytestream still works.
-	a, b := negotiateBytestream(t, alice, bob, "s1d-after")
-	if r := activate(alice, "s1d-after", bob.JID.String()); r.Get("type") != "result" {
-		t.Fatalf("activation: %s", r)
-	}
+	a, b := openBytestream(t, alice, bob, "s1d-after")
 	gotA, gotB := exchange(t, a, b, []byte("ping"), []byte("pong"))
 	if string(gotA) != "pong" || string(gotB) != "ping" {
 		t.Errorf("after refusals: %q %q", gotA, gotB)
@@ -388,10 +396,7 @@ func TestProxy65Limits(t *testing.T) {
 	srv, alice, bob := proxyServer(t, "max_bytes = 1000\nmax_streams_per_user = 1\n"+
 		"[listen]\nc2s = [\"127.0.0.1:0\"]\ncomponent = [\"127.0.0.1:0\"]\n[components]\n\"gw.localhost\" = \"s3cret-gw\"\n")
 
-	a1, b1 := negotiateBytestream(t, alice, bob, "s1d-one")
-	if r := activate(alice, "s1d-one", bob.JID.String()); r.Get("type") != "result" {
-		t.Fatalf("activation: %s", r)
-	}
+	a1, b1 := openBytestream(t, alice, bob, "s1d-one")
 	a2, b2 := negotiateBytestream(t, alice, bob, "s1d-two")
 	if c := iqCondition(activate(alice, "s1d-two", bob.JID.String())); c != "resource-constraint" {
 		t.Errorf("second bytestream of alice: %q", c)
@@ -449,10 +454,7 @@ func TestProxy65Hosts(t *testing.T) {
 	if aliceProxy != "proxy.localhost" || carolProxy != "proxy.example.net" || aliceAddr != carolAddr {
 		t.Fatalf("proxies %s at %s and %s at %s: want one listener for both hosts", aliceProxy, aliceAddr, carolProxy, carolAddr)
 	}
-	c, a := negotiateBytestream(t, carol, alice, "s1d-hosts")
-	if r := activate(carol, "s1d-hosts", alice.JID.String()); r.Get("type") != "result" {
-		t.Fatalf("activation: %s", r)
-	}
+	c, a := openBytestream(t, carol, alice, "s1d-hosts")
 	gotC, gotA := exchange(t, c, a, []byte("from carol"), []byte("from alice"))
 	if string(gotA) != "from carol" || string(gotC) != "from alice" {
 		t.Errorf("across hosts: %q %q", gotA, gotC)
@@ -463,10 +465,7 @@ func TestProxy65Hosts(t *testing.T) {
 func TestProxy65Bandwidth(t *testing.T) {
 	t.Parallel()
 	_, alice, bob := proxyServer(t, "bytes_per_second = 100000\n")
-	a, b := negotiateBytestream(t, alice, bob, "s1d-slow")
-	if r := activate(alice, "s1d-slow", bob.JID.String()); r.Get("type") != "result" {
-		t.Fatalf("activation: %s", r)
-	}
+	a, b := openBytestream(t, alice, bob, "s1d-slow")
 	data := make([]byte, 250000)
 	rand.Read(data)
 	start := time.Now()
@@ -485,10 +484,7 @@ func TestProxy65Bandwidth(t *testing.T) {
 func TestProxy65Idle(t *testing.T) {
 	t.Parallel()
 	_, alice, bob := proxyServer(t, "idle_timeout = 1\n")
-	a, b := negotiateBytestream(t, alice, bob, "s1d-idle")
-	if r := activate(alice, "s1d-idle", bob.JID.String()); r.Get("type") != "result" {
-		t.Fatalf("activation: %s", r)
-	}
+	a, b := openBytestream(t, alice, bob, "s1d-idle")
 	b.SetReadDeadline(time.Now().Add(xmpptest.Timeout))
 	one := make([]byte, 1)
 	for i := range 8 { // 2.4 s of a byte every 300 ms: bob never writes
