@@ -24,8 +24,8 @@ func (r *Registry) SetShared(s *Shared) { r.shared = s }
 // hosts of its server. The first call of the module, on whichever host
 // starts first, runs create, keeps its result and reports created; later
 // calls, on other hosts, return it without calling create. An error from
-// create is returned and nothing is kept. A registry without SetShared (one built
-// outside a server) shares nothing: every call runs create.
+// create is returned and nothing is kept. A registry without SetShared
+// (one built outside a server) shares nothing: every call runs create.
 //
 // The value lives as long as the server. A module whose value holds
 // resources (a listener, connections) releases them when the context of
