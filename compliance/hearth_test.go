@@ -42,7 +42,7 @@ var hearthToday = map[string]bool{
 	"csi":               true,
 	"push":              true,
 	"avatar-conversion": true,
-	"proxy65":           false,
+	"proxy65":           true,
 	"private":           true,
 	"register":          false,
 	"contact":           true,
@@ -54,7 +54,8 @@ func TestHearth(t *testing.T) {
 	// are the operator's to give.
 	srv := xmpptest.NewServer(t, "[contact]\nabuse = [\"mailto:abuse@localhost\"]\n"+
 		"[listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_tls = [\"127.0.0.1:0\"]\nhttps = [\"127.0.0.1:0\"]\ncomponent = [\"127.0.0.1:0\"]\n"+
-		"[components]\n\"gateway.localhost\" = \"a-long-component-secret\"\n")
+		"[components]\n\"gateway.localhost\" = \"a-long-component-secret\"\n"+
+		"[proxy65]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\n")
 	user := srv.AddUser(t, "tester", "compliance-pw-1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -19,6 +19,7 @@ import (
 	"hearth/mod/ping"
 	"hearth/mod/presence"
 	"hearth/mod/private"
+	"hearth/mod/proxy65"
 	"hearth/mod/push"
 	"hearth/mod/register"
 	"hearth/mod/roster"
@@ -48,7 +49,8 @@ func All() []*module.Definition {
 		fast.Module,
 		upload.Module,
 		muc.Module,
-		pep.Module, // after roster, which it requires
+		proxy65.Module, // XEP-0065, off unless [proxy65] enabled
+		pep.Module,     // after roster, which it requires
 		pep.ServiceModule,
 		vcard.Module,
 		private.Module, // after pep, which it requires

@@ -194,6 +194,13 @@ mode = "invite"
 # [upload]
 # max_file_size = 104857600      # bytes
 
+# File transfer proxy (XEP-0065) at proxy.{{.Domain}}, for clients that send
+# files peer to peer; off by default. It needs a port of its own, open or
+# forwarded (clients are told to connect to {{.Domain}} on it), and, like
+# the other services, a DNS record for its certificate.
+# [proxy65]
+# enabled = true
+# listen = [":5000"]
 
 [contact]                        # XEP-0157 addresses shown to clients and other servers
 # admin = ["xmpp:admin@{{.Domain}}"]
