@@ -85,6 +85,9 @@ func (m *mam) allowed(ctx context.Context, owner, peer jid.JID) bool {
 // listed applies the matching rules of XEP-0441 §2.3.1: a listed full JID
 // matches peer exactly, a listed bare JID matches every resource of it.
 func listed(list []string, peer jid.JID) bool {
+	if len(list) == 0 {
+		return false // most accounts list nobody: no strings built per message
+	}
 	full, bare := peer.String(), peer.Bare().String()
 	return slices.Contains(list, full) || slices.Contains(list, bare)
 }
