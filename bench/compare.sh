@@ -144,6 +144,20 @@ for run in $(seq "$RUNS"); do
 	done
 done
 
+# The latency floor of this machine: xmppload's raw TLS relay (no XMPP,
+# pinned like the servers) at the light-load setting.
+if [[ -x $WORK/xmppload ]]; then
+	for run in $(seq "$RUNS"); do
+		taskset -c 0 "$WORK/xmppload" -scenario relay-server -listen 127.0.0.1:45222 > "$WORK/relay.log" 2>&1 &
+		relay=$!
+		for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/45222) 2>/dev/null && break; sleep 0.1; done
+		taskset -c 1 "$WORK/xmppload" -scenario chat -raw -addr 127.0.0.1:45222 -pairs 10 -window 1 -d 10s -settle 2s \
+			-label relay 2>/dev/null | grep '^{' | sed "s/^{/{\"run\":$run,/" >> "$WORK/referee.jsonl" || true
+		kill "$relay" 2>/dev/null || true
+		wait "$relay" 2>/dev/null || true
+	done
+fi
+
 touch "$WORK/referee.jsonl"
 python3 bench/report.py "$WORK/runs.jsonl" "$WORK/referee.jsonl" > "$OUT"
 echo "# wrote $OUT (raw results in $WORK/runs.jsonl)"

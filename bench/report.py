@@ -158,6 +158,15 @@ def referee(rows, servers):
         ratio = "—" if h is None or not e else f"{h / e:.2f}"
         out.append(f"| {title} | {fmt(h)} | {fmt(p)} | {fmt(e)} | {ratio} |")
     out.append("")
+    relay = [r.get("latency", {}) for r in rows if r.get("scenario") == "relay-chat" and not r.get("error")]
+    if relay:
+        p50 = statistics.median(l["p50_ms"] for l in relay)
+        p99 = statistics.median(l["p99_ms"] for l in relay)
+        out.append(f"The latency floor of this machine at the light-load setting (10 pairs, 1 in flight): "
+                   f"xmppload's raw TLS relay, which does no XMPP at all, pinned like the servers, "
+                   f"measured p50 {fmt(p50, 2)} ms and p99 {fmt(p99, 2)} ms. Read the servers' p99 against it: "
+                   f"on a shared machine the tail is mostly the scheduler's.")
+        out.append("")
     errs = [r for r in rows if r.get("error")]
     for r in errs:
         out.append(f"- xmppload {r.get('label')} {r.get('scenario')} (run {r.get('run')}): {str(r.get('error'))[:200]}")
