@@ -29,7 +29,7 @@ type prefs struct {
 // account; setPrefs and account deletion replace or drop the entry.
 func (m *mam) loadPrefs(ctx context.Context, owner jid.JID) (prefs, error) {
 	if p, ok := m.prefsCache.Load(owner); ok {
-		return p.(prefs), nil
+		return p, nil
 	}
 	p, err := m.readPrefs(ctx, owner)
 	if err == nil {
