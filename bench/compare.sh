@@ -7,8 +7,14 @@
 #   RUNS=1 SERVERS="hearth" bench/compare.sh   # a quick look
 #
 # Each server runs pinned to CPU 0 (taskset), hearth-bench to CPU 1, with
-# the configs beside this script (same features: TLS + SCRAM-SHA-1, roster,
-# offline storage, MUC; no archive, no stream management, no shaper).
+# the configs beside this script. Their module lists are the anchor
+# configs' (../shared/bench/configs/): TLS + SCRAM-SHA-1, roster, offline
+# storage, MUC, carbons, blocking, private XML, vCard, version, disco, ping
+# — the features hearth always runs; no archive, no stream management, no
+# shaper on any of the three.
+# The referee load generator ../shared/bench/xmppload, when present, also
+# measures chat and MUC on every server (REFEREE=0 skips it); its figures
+# are a table of their own in the output.
 # Prosody and ejabberd come from Debian's packages, installed when missing.
 # Figures are medians of RUNS runs. Needs root for apt and ejabberd's user.
 set -euo pipefail
@@ -33,6 +39,16 @@ done
 
 go build -o "$WORK/hearth" ./cmd/hearth
 go build -o "$WORK/hearth-bench" ./cmd/hearth-bench
+# The referee sits beside the main checkout (../shared), two levels up
+# from a worktree; REFEREE_SRC names another place.
+if [[ -z ${REFEREE_SRC:-} ]]; then
+	for d in ../shared/bench/xmppload ../../shared/bench/xmppload; do
+		if [[ -d $d ]]; then REFEREE_SRC=$d; break; fi
+	done
+fi
+if [[ ${REFEREE:-1} != 0 && -d ${REFEREE_SRC:-} ]]; then
+	(cd "$REFEREE_SRC" && go build -o "$WORK/xmppload" .)
+fi
 
 # One self-signed ECDSA certificate for every server.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
@@ -101,6 +117,16 @@ bench() {
 		| grep '^{' | sed "s/^{/{\"run\":$run,/" >> "$WORK/runs.jsonl" || true
 }
 
+# referee NAME RUN ARGS...: one xmppload scenario against the server, on
+# the accounts hearth-bench provisioned.
+referee() {
+	local name=$1 run=$2; shift 2
+	[[ -x $WORK/xmppload ]] || return 0
+	taskset -c 1 "$WORK/xmppload" -addr "127.0.0.1:${PORT[$name]}" -label "$name" -pid "$SERVER_PID" \
+		-prefix bench -password benchpass -muc conference.localhost "$@" 2>/dev/null \
+		| grep '^{' | sed "s/^{/{\"run\":$run,/" >> "$WORK/referee.jsonl" || true
+}
+
 for run in $(seq "$RUNS"); do
 	for name in $SERVERS; do
 		echo "# run $run: $name"
@@ -113,10 +139,28 @@ for run in $(seq "$RUNS"); do
 		bench "$name" "$run" -scenario muc -k 50 -senders 1 -d 10s -first 1
 		bench "$name" "$run" -scenario muc -k 200 -senders 1 -d 10s -first 201
 		bench "$name" "$run" -scenario chat -pairs 10 -window 1 -d 10s -settle 2s -first 403
+		referee "$name" "$run" -scenario chat -pairs 100 -window 10 -d 10s -settle 2s -start 1
+		referee "$name" "$run" -scenario muc -k 50 -d 10s -start 1
+		referee "$name" "$run" -scenario muc -k 200 -d 10s -start 201
 		bench "$name" "$run" -scenario idle -n "$IDLE" -users 500 -settle 2s
 		stop "$name"
 	done
 done
 
-python3 bench/report.py "$WORK/runs.jsonl" > "$OUT"
+# The latency floor of this machine: xmppload's raw TLS relay (no XMPP,
+# pinned like the servers) at the light-load setting.
+if [[ -x $WORK/xmppload ]]; then
+	for run in $(seq "$RUNS"); do
+		taskset -c 0 "$WORK/xmppload" -scenario relay-server -listen 127.0.0.1:45222 > "$WORK/relay.log" 2>&1 &
+		relay=$!
+		for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/45222) 2>/dev/null && break; sleep 0.1; done
+		taskset -c 1 "$WORK/xmppload" -scenario chat -raw -addr 127.0.0.1:45222 -pairs 10 -window 1 -d 10s -settle 2s \
+			-label relay 2>/dev/null | grep '^{' | sed "s/^{/{\"run\":$run,/" >> "$WORK/referee.jsonl" || true
+		kill "$relay" 2>/dev/null || true
+		wait "$relay" 2>/dev/null || true
+	done
+fi
+
+touch "$WORK/referee.jsonl"
+python3 bench/report.py "$WORK/runs.jsonl" "$WORK/referee.jsonl" > "$OUT"
 echo "# wrote $OUT (raw results in $WORK/runs.jsonl)"

@@ -117,6 +117,14 @@ type Config struct {
 	Handler Handler
 	// Limits bound what the session's decoder accepts (zero: defaults).
 	Limits stanza.Limits
+	// Raw, when set, sees the bytes of each element the session reads
+	// before it is parsed, from the first one after bind; an element Raw
+	// takes (returns true for) is neither parsed nor given to Handler.
+	// The bytes are valid only during the call and are not checked
+	// beyond being one complete element. It lets a reader that needs a
+	// few attributes of most stanzas (a load generator) skip parsing
+	// them; it must leave IQ responses and stream errors to the session.
+	Raw func(s *Session, raw []byte) bool
 }
 
 // Session is a negotiated, bound client stream. Its methods are safe for
@@ -127,6 +135,7 @@ type Session struct {
 	jid    jid.JID
 	domain string
 	h      Handler
+	raw    func(*Session, []byte) bool
 	// features and preAuth are the stream features offered after
 	// authentication and before it (after TLS); read-only.
 	features, preAuth *stanza.Element
@@ -240,7 +249,7 @@ func (s *Session) readLoop() {
 	defer close(s.done)
 	defer s.failPending()
 	for {
-		el, err := s.dec.Next()
+		el, err := s.next()
 		if err != nil {
 			s.wmu.Lock()
 			closing := s.closing
@@ -283,6 +292,22 @@ func (s *Session) readLoop() {
 	}
 }
 
+// next returns the next element to dispatch, after giving the ones Raw
+// takes to it.
+func (s *Session) next() (*stanza.Element, error) {
+	for s.raw != nil {
+		b, err := s.dec.Peek()
+		if err != nil {
+			return nil, err
+		}
+		if !s.raw(s, b) {
+			break
+		}
+		s.dec.Skip()
+	}
+	return s.dec.Next()
+}
+
 // parseStreamError reads a <stream:error/> element.
 func parseStreamError(el *stanza.Element) *stanza.StreamError {
 	se := &stanza.StreamError{Condition: "undefined-condition"}
@@ -321,6 +346,7 @@ func start(n *negotiation, cfg Config) *Session {
 		jid:      n.bound,
 		domain:   n.bound.Domain(),
 		h:        cfg.Handler,
+		raw:      cfg.Raw,
 		features: n.features,
 		preAuth:  n.preAuth,
 		pending:  make(map[string]chan *stanza.Element),

@@ -230,3 +230,57 @@ func TestMessagesAndIQs(t *testing.T) {
 		t.Errorf("SendIQ after Close succeeded")
 	}
 }
+
+// TestRaw checks that Config.Raw sees elements before they are parsed:
+// the ones it takes do not reach the Handler, the others do, and SendIQ
+// still gets its response.
+func TestRaw(t *testing.T) {
+	srv := xmpptest.NewServer(t, "")
+	alice := srv.AddUser(t, "alice", password)
+	bob := srv.AddUser(t, "bob", password)
+	taken := make(chan string, 10)
+	parsed := make(chan *stanza.Element, 10)
+	raw := func(_ *client.Session, b []byte) bool {
+		if strings.HasPrefix(string(b), "<message") && strings.Contains(string(b), "<body>take</body>") {
+			taken <- string(b)
+			return true
+		}
+		return false
+	}
+	recv := client.HandlerFunc(func(_ *client.Session, el *stanza.Element) {
+		if el.Name.Local == "message" {
+			parsed <- el
+		}
+	})
+	a := dial(t, client.Config{Addr: srv.C2S, JID: alice, Password: password, Insecure: true})
+	b := dial(t, client.Config{Addr: srv.C2S, JID: bob, Password: password, Insecure: true, Handler: recv, Raw: raw})
+	for _, body := range []string{"take", "parse", "take"} {
+		if err := a.SendRaw([]byte("<message to='" + b.JID().String() + "' type='chat'><body>" + body + "</body></message>")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		select {
+		case s := <-taken:
+			if !strings.Contains(s, "from='"+a.JID().String()+"'") && !strings.Contains(s, `from="`+a.JID().String()+`"`) {
+				t.Errorf("raw element %q lacks the sender", s)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Raw did not see a message")
+		}
+	}
+	select {
+	case el := <-parsed:
+		if el.ChildText("", "body") != "parse" {
+			t.Errorf("Handler got %s, want only the message Raw left", el)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the message Raw left was not parsed")
+	}
+	ping(t, b)
+	select {
+	case el := <-parsed:
+		t.Errorf("Handler got %s too", el)
+	default:
+	}
+}

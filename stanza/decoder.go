@@ -72,6 +72,7 @@ type Decoder struct {
 
 	sc     scanner
 	inElem bool // sc holds a partly scanned element at buf[rpos]
+	peeked int  // length of the element at buf[rpos] Peek returned, or 0
 	p      parser
 }
 
@@ -117,6 +118,7 @@ func (d *Decoder) restart() {
 	d.streamTag, d.streamNS = "", nil
 	d.err = nil
 	d.inElem = false
+	d.peeked = 0
 }
 
 // Buffered returns the number of bytes read from the underlying reader but
@@ -214,7 +216,7 @@ func (d *Decoder) read(p []byte) error {
 // fail records a final decoding error.
 func (d *Decoder) fail(err error) error {
 	d.err = err
-	d.inElem = false
+	d.inElem, d.peeked = false, 0
 	d.p.release()
 	return err
 }
@@ -541,26 +543,11 @@ func (h *StreamHeader) setAttr(k, v string) {
 // returned as is and is not final: the Decoder keeps what it has read, so
 // Next may be called again, for example after a read deadline passed.
 func (d *Decoder) Next() (*Element, error) {
-	if d.err != nil {
-		return nil, d.err
-	}
-	if d.ended {
-		return nil, d.fail(ErrStreamEnd)
-	}
-	if !d.inElem {
-		kind, err := d.top()
-		if err != nil {
-			return nil, err
-		}
-		if kind == topEnd {
-			return nil, d.streamEnd()
-		}
-	}
-	n, err := d.scanElement(false)
+	n, err := d.scanNext()
 	if err != nil {
 		return nil, err
 	}
-	d.started = true
+	d.peeked = 0
 	p := &d.p
 	p.reset(string(d.buf[d.rpos:d.rpos+n]), d.offset, d.streamNS)
 	e, err := p.element(d.sc.elems, d.sc.attrs, d.sc.elems+d.sc.texts)
@@ -575,6 +562,65 @@ func (d *Decoder) Next() (*Element, error) {
 	d.shrink()           // e shares no bytes with the buffer
 	d.declOK = !d.stream // each standalone document may start with a declaration
 	return e, nil
+}
+
+// Peek reads the next complete top-level element like Next but neither
+// parses nor consumes it: it returns the element's bytes, valid until the
+// next call of a Decoder method. The scan checks the element is complete
+// and within the limits, not that it is namespace-well-formed. Next then
+// parses that element without reading again, or Skip drops it; Peek
+// again returns the same bytes. Errors are those of Next.
+//
+// A reader that needs only a few attributes of most stanzas (a load
+// generator counting messages) looks at them in the bytes and parses only
+// the others.
+func (d *Decoder) Peek() ([]byte, error) {
+	n, err := d.scanNext()
+	if err != nil {
+		return nil, err
+	}
+	d.peeked = n
+	return d.buf[d.rpos : d.rpos+n], nil
+}
+
+// Skip drops the element Peek returned; without one it does nothing.
+func (d *Decoder) Skip() {
+	if d.peeked == 0 {
+		return
+	}
+	d.consume(d.peeked)
+	d.peeked = 0
+	d.shrink()
+	d.declOK = !d.stream
+}
+
+// scanNext reads until the next top-level element is complete, unless
+// Peek already did, and returns its length.
+func (d *Decoder) scanNext() (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	if d.peeked > 0 {
+		return d.peeked, nil
+	}
+	if d.ended {
+		return 0, d.fail(ErrStreamEnd)
+	}
+	if !d.inElem {
+		kind, err := d.top()
+		if err != nil {
+			return 0, err
+		}
+		if kind == topEnd {
+			return 0, d.streamEnd()
+		}
+	}
+	n, err := d.scanElement(false)
+	if err != nil {
+		return 0, err
+	}
+	d.started = true
+	return n, nil
 }
 
 // streamEnd reads the end tag at rpos, which must close the stream.

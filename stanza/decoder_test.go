@@ -798,3 +798,44 @@ func TestDecoderIdleHoldsNoBuffer(t *testing.T) {
 		t.Fatalf("idle decoder holds a %d-byte buffer", cap(d.buf))
 	}
 }
+
+// TestDecoderPeek checks that Peek hands out an element's bytes without
+// consuming them, that Next parses the peeked element and Skip drops it,
+// also when the input arrives one byte at a time.
+func TestDecoderPeek(t *testing.T) {
+	const (
+		a = `<message id='a'><body>1</body></message>`
+		b = `<presence/>`
+		c = `<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`
+	)
+	for _, oneByte := range []bool{false, true} {
+		var r io.Reader = strings.NewReader(testHeader + a + " " + b + "\n" + c + "</stream:stream>")
+		if oneByte {
+			r = iotest.OneByteReader(r)
+		}
+		d := NewDecoder(r, Limits{})
+		if _, err := d.StreamStart(); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if raw, err := d.Peek(); err != nil || string(raw) != a {
+				t.Fatalf("Peek = %q, %v; want %q", raw, err, a)
+			}
+		}
+		d.Skip()
+		d.Skip() // nothing peeked: no-op
+		if raw, err := d.Peek(); err != nil || string(raw) != b {
+			t.Fatalf("Peek after Skip = %q, %v; want %q", raw, err, b)
+		}
+		if el, err := d.Next(); err != nil || el.Name.Local != "presence" {
+			t.Fatalf("Next after Peek = %v, %v; want the presence", el, err)
+		}
+		el, err := d.Next()
+		if err != nil || el.Name.Space != NSStream || el.Name.Local != "error" {
+			t.Fatalf("Next = %v, %v; want the stream error in its namespace", el, err)
+		}
+		if raw, err := d.Peek(); !errors.Is(err, ErrStreamEnd) {
+			t.Fatalf("Peek at the end = %q, %v; want ErrStreamEnd", raw, err)
+		}
+	}
+}

@@ -184,9 +184,12 @@ func (e *Element) ChildText(space, local string) string {
 }
 
 // Copy returns a shallow copy of e: a new Element with its own Attr and
-// Children slices whose child nodes are shared.
+// Children slices whose child nodes are shared. Its Attr has room for one
+// more attribute, as a copy is most often readdressed (Set "to" or
+// "from"): a MUC fan-out makes one per occupant.
 func (e *Element) Copy() *Element {
-	return &Element{Name: e.Name, Attr: slices.Clone(e.Attr), Children: slices.Clone(e.Children)}
+	attr := append(make([]xml.Attr, 0, len(e.Attr)+1), e.Attr...)
+	return &Element{Name: e.Name, Attr: attr, Children: slices.Clone(e.Children)}
 }
 
 // DeepCopy returns a copy of e sharing nothing with it (strings, being

@@ -7,6 +7,7 @@
 package stream
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"net"
@@ -117,7 +118,24 @@ func (c *Conn) ID() string { return c.id }
 // policy-violation error and Send reports false, as it does once the
 // stream is closing.
 func (c *Conn) Send(st *stanza.Element) bool {
-	return c.SendBytes(stanza.Append(nil, st, c.ns))
+	return c.SendBytes(encode(st, c.ns))
+}
+
+// encodeBufs holds scratch buffers for encode.
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2<<10); return &b }}
+
+// encode returns st encoded in a slice of its own, allocated once at its
+// final size: appending to a nil slice grew it six or seven times for a
+// chat message, a quarter of the allocations of routing one.
+func encode(st *stanza.Element, ns string) []byte {
+	bp := encodeBufs.Get().(*[]byte)
+	buf := stanza.Append((*bp)[:0], st, ns)
+	out := bytes.Clone(buf)
+	if cap(buf) <= 64<<10 { // a rare large stanza does not pin its buffer
+		*bp = buf[:0]
+		encodeBufs.Put(bp)
+	}
+	return out
 }
 
 // SendBytes queues already encoded bytes (shared, never modified) like Send.
@@ -129,7 +147,7 @@ func (c *Conn) SendBytes(b []byte) bool { return c.sendBytes(b, nil) }
 // SendTracked reports false. written runs on the write loop's goroutine,
 // with no lock held, and must not block.
 func (c *Conn) SendTracked(st *stanza.Element, written func(ok bool)) bool {
-	return c.sendBytes(stanza.Append(nil, st, c.ns), written)
+	return c.sendBytes(encode(st, c.ns), written)
 }
 
 func (c *Conn) sendBytes(b []byte, written func(bool)) bool {

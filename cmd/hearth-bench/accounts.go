@@ -22,7 +22,7 @@ func (b *bench) provision(ctx context.Context) result {
 	var errs tally
 	start := time.Now()
 	forEach(ctx, o.n, o.concurrency, func(i int) {
-		cfg, err := b.config(i, "", nil)
+		cfg, err := b.config(i, "", nil, nil)
 		if err != nil {
 			errs.add(err)
 			return
@@ -64,7 +64,7 @@ func (b *bench) login(ctx context.Context) result {
 	cpu := startCPU(o.pid)
 	start := time.Now()
 	forEach(ctx, o.n, o.concurrency, func(i int) {
-		s, t, err := b.connect(ctx, i%o.users, o.resource+strconv.Itoa(i), nil)
+		s, t, err := b.connect(ctx, i%o.users, o.resource+strconv.Itoa(i), nil, nil)
 		if err != nil {
 			errs.add(err)
 			return
@@ -109,7 +109,7 @@ func (b *bench) idle(ctx context.Context) result {
 	sessions := make([]*client.Session, o.n)
 	defer closeAll(sessions, o.concurrency)
 	forEach(ctx, o.n, o.concurrency, func(i int) {
-		s, _, err := b.connect(ctx, i%o.users, o.resource+strconv.Itoa(i), nil)
+		s, _, err := b.connect(ctx, i%o.users, o.resource+strconv.Itoa(i), nil, nil)
 		if err != nil {
 			errs.add(err)
 			return

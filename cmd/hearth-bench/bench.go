@@ -135,7 +135,7 @@ func (b *bench) account(i int) (jid.JID, error) {
 
 // config returns the client configuration for account i, with the next
 // source address.
-func (b *bench) config(i int, resource string, h client.Handler) (client.Config, error) {
+func (b *bench) config(i int, resource string, h client.Handler, raw func(*client.Session, []byte) bool) (client.Config, error) {
 	j, err := b.account(i)
 	if err != nil {
 		return client.Config{}, err
@@ -149,6 +149,7 @@ func (b *bench) config(i int, resource string, h client.Handler) (client.Config,
 		Mechanism: b.opts.mechanism,
 		Timeout:   b.opts.stepTimeout,
 		Handler:   h,
+		Raw:       raw,
 		Keys:      &b.keys,
 	}
 	if b.opts.directTLS {
@@ -168,10 +169,12 @@ type loginTimes struct {
 }
 
 // connect logs in to account i as a client does at start-up: TLS, SASL,
-// bind, roster get and initial presence (RFC 6121 §2.2, §4.2).
-func (b *bench) connect(ctx context.Context, i int, resource string, h client.Handler) (*client.Session, loginTimes, error) {
+// bind, roster get and initial presence (RFC 6121 §2.2, §4.2). raw, if
+// not nil, sees the session's elements before they are parsed
+// (client.Config.Raw).
+func (b *bench) connect(ctx context.Context, i int, resource string, h client.Handler, raw func(*client.Session, []byte) bool) (*client.Session, loginTimes, error) {
 	var t loginTimes
-	cfg, err := b.config(i, resource, h)
+	cfg, err := b.config(i, resource, h, raw)
 	if err != nil {
 		return nil, t, err
 	}

@@ -39,7 +39,7 @@ func (b *bench) chat(ctx context.Context) result {
 	// the sender's session is up and its sender built first, and
 	// nothing is sent before every session is up.
 	var mu sync.Mutex
-	handlers := func(p int) (send, recv client.Handler) {
+	handlers := func(p int) (send, recv client.Handler, raw func(*client.Session, []byte) bool) {
 		release := func() {
 			mu.Lock()
 			sd := senders[p]
@@ -59,16 +59,33 @@ func (b *bench) chat(ctx context.Context) result {
 				release()
 			}
 		})
-		return send, recv
+		// The receiver looks at the start tag of what it reads and
+		// parses only what is not one of the run's chat messages.
+		raw = func(_ *client.Session, b []byte) bool {
+			tag, ok := rawMessage(b)
+			if !ok {
+				return false
+			}
+			if typ, _ := rawAttr(tag, "type"); string(typ) != "chat" {
+				return false
+			}
+			id, _ := rawAttr(tag, "id")
+			if !m.receivedRaw(recs[p], id) {
+				return false
+			}
+			release()
+			return true
+		}
+		return send, recv, raw
 	}
 	forEach(ctx, 2*o.pairs, o.concurrency, func(i int) {
 		p := i / 2
-		sh, rh := handlers(p)
+		sh, rh, raw := handlers(p)
 		h := rh
 		if i%2 == 0 {
-			h = sh
+			h, raw = sh, nil
 		}
-		s, _, err := b.connect(ctx, i, o.resource, h)
+		s, _, err := b.connect(ctx, i, o.resource, h, raw)
 		if err != nil {
 			errs.add(err)
 			return
@@ -85,7 +102,7 @@ func (b *bench) chat(ctx context.Context) result {
 		const tailFixed = "'><body></body></message>"
 		pad := padding(o.size, len(head)+len(tailFixed))
 		mu.Lock()
-		senders[p] = newSender(sessions[2*p], o.window, head, "'><body>"+pad+"</body></message>")
+		senders[p] = newSender(sessions[2*p], o.window, o.batch, head, "'><body>"+pad+"</body></message>")
 		mu.Unlock()
 	}
 	err := b.flow(ctx, m, senders, recs, &r.flow, &errs)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,12 +59,17 @@ func (m *flowMeter) ours(id string) bool { return strings.HasPrefix(id, m.idPref
 // received records the delivery of the message with id to rec; it
 // reports false for an id this run did not send.
 func (m *flowMeter) received(rec *recorder, id string) bool {
-	rest, ok := strings.CutPrefix(id, m.idPrefix)
+	return m.receivedRaw(rec, []byte(id))
+}
+
+// receivedRaw is received for an id still in the bytes it was read from.
+func (m *flowMeter) receivedRaw(rec *recorder, id []byte) bool {
+	rest, ok := bytes.CutPrefix(id, []byte(m.idPrefix))
 	if !ok {
 		return false
 	}
-	ns, err := strconv.ParseInt(rest, 36, 64)
-	if err != nil {
+	ns, ok := parseBase36(rest)
+	if !ok {
 		return false
 	}
 	if m.phase.Load() != measuring {
@@ -73,6 +80,27 @@ func (m *flowMeter) received(rec *recorder, id string) bool {
 		rec.add(time.Since(m.base) - time.Duration(ns))
 	}
 	return true
+}
+
+// parseBase36 parses the non-negative base-36 number stamp wrote.
+func parseBase36(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 12 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'z':
+			d = c - 'a' + 10
+		default:
+			return 0, false
+		}
+		n = n*36 + int64(d)
+	}
+	return n, true
 }
 
 // recorder holds the latencies one receiver saw.
@@ -95,18 +123,23 @@ func (b *bench) measure(ctx context.Context, m *flowMeter, recs []*recorder, f *
 		return false
 	}
 	cpu := startCPU(b.opts.pid)
+	self := startCPU(os.Getpid())
 	start := time.Now()
 	m.phase.Store(measuring)
 	completed := sleep(ctx, b.opts.duration)
 	m.phase.Store(finished)
 	elapsed := time.Since(start)
 	used, measured := cpu.stop()
+	selfUsed, selfMeasured := self.stop()
 
 	f.DurationS = round3(elapsed.Seconds())
 	f.Sent, f.Delivered = m.sent.Load(), m.delivered.Load()
 	f.DeliveredPerS = round3(float64(f.Delivered) / elapsed.Seconds())
 	if measured && f.Delivered > 0 {
 		f.CPUSPer100k = ptr(round3(used.Seconds() / float64(f.Delivered) * 100_000))
+	}
+	if selfMeasured && f.Delivered > 0 {
+		f.BenchCPUSPer100k = ptr(round3(selfUsed.Seconds() / float64(f.Delivered) * 100_000))
 	}
 	var all []time.Duration
 	for _, r := range recs {
@@ -121,17 +154,20 @@ func (b *bench) measure(ctx context.Context, m *flowMeter, recs []*recorder, f *
 
 // sender sends one message each time a slot is free, until stop is
 // closed. Slots start full (the window) and are given back when the
-// message is known delivered (or bounced).
+// message is known delivered (or bounced). With batch, the messages of
+// all the slots free at once go out in one write, as a client catching
+// up writes; without, each message is a write of its own.
 type sender struct {
 	s     *client.Session
+	batch bool
 	slots chan struct{}
 	// head and tail surround the id: head ends with id=' and tail
 	// starts with the closing quote.
 	head, tail []byte
 }
 
-func newSender(s *client.Session, window int, head, tail string) *sender {
-	sd := &sender{s: s, slots: make(chan struct{}, window), head: []byte(head), tail: []byte(tail)}
+func newSender(s *client.Session, window int, batch bool, head, tail string) *sender {
+	sd := &sender{s: s, batch: batch, slots: make(chan struct{}, window), head: []byte(head), tail: []byte(tail)}
 	for range window {
 		sd.slots <- struct{}{}
 	}
@@ -149,22 +185,92 @@ func (sd *sender) release() {
 
 // run is the sender's loop; it returns the first send error.
 func (sd *sender) run(m *flowMeter, stop <-chan struct{}) error {
-	buf := make([]byte, 0, len(sd.head)+len(sd.tail)+32)
+	buf := make([]byte, 0, cap(sd.slots)*(len(sd.head)+len(sd.tail)+32))
 	for {
 		select {
 		case <-stop:
 			return nil
 		case <-sd.slots:
 		}
-		buf = append(buf[:0], sd.head...)
-		buf = m.stamp(buf)
-		buf = append(buf, sd.tail...)
+		n := 1
+	more:
+		for sd.batch && n < cap(sd.slots) {
+			select {
+			case <-sd.slots:
+				n++
+			default:
+				break more
+			}
+		}
+		buf = buf[:0]
+		for range n {
+			buf = append(buf, sd.head...)
+			buf = m.stamp(buf)
+			buf = append(buf, sd.tail...)
+		}
 		if err := sd.s.SendRaw(buf); err != nil {
 			return err
 		}
-		m.sentOne()
+		for range n {
+			m.sentOne()
+		}
 	}
 }
+
+// rawMessage returns the start tag of a <message/> element read by
+// client.Config.Raw, or false for anything else.
+func rawMessage(raw []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(raw, []byte("<message")) || len(raw) < 9 || !isXMLSpace(raw[8]) && raw[8] != '>' && raw[8] != '/' {
+		return nil, false
+	}
+	var quote byte
+	for i, c := range raw {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '>':
+			return raw[:i], true
+		}
+	}
+	return nil, false
+}
+
+// rawAttr returns the value of the unprefixed attribute name in the start
+// tag, as written (the values the bench looks at need no unescaping).
+func rawAttr(tag []byte, name string) ([]byte, bool) {
+	for i := 0; i < len(tag); {
+		j := bytes.Index(tag[i:], []byte(name))
+		if j < 0 {
+			return nil, false
+		}
+		j += i
+		k := j + len(name)
+		for k < len(tag) && isXMLSpace(tag[k]) {
+			k++
+		}
+		if j > 0 && isXMLSpace(tag[j-1]) && k < len(tag) && tag[k] == '=' {
+			k++
+			for k < len(tag) && isXMLSpace(tag[k]) {
+				k++
+			}
+			if k < len(tag) && (tag[k] == '\'' || tag[k] == '"') {
+				end := bytes.IndexByte(tag[k+1:], tag[k])
+				if end < 0 {
+					return nil, false
+				}
+				return tag[k+1 : k+1+end], true
+			}
+		}
+		i = k
+	}
+	return nil, false
+}
+
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // padding returns a body text that brings a stanza whose other parts
 // take fixed bytes to about size bytes; the id's length is estimated.

@@ -239,3 +239,30 @@ func TestPercentile(t *testing.T) {
 		t.Errorf("percentile of nothing")
 	}
 }
+
+// TestRawAttributes checks the start-tag reading the chat and muc
+// receivers do instead of parsing.
+func TestRawAttributes(t *testing.T) {
+	tag, ok := rawMessage([]byte(`<message from="r@muc/o1" type = 'groupchat' xml:id='x' id='hb1-a>b'><body>x</body></message>`))
+	if !ok || string(tag) != `<message from="r@muc/o1" type = 'groupchat' xml:id='x' id='hb1-a>b'` {
+		t.Fatalf("rawMessage: %q, %v", tag, ok)
+	}
+	for name, want := range map[string]string{"from": "r@muc/o1", "type": "groupchat", "id": "hb1-a>b", "to": ""} {
+		if got, _ := rawAttr(tag, name); string(got) != want {
+			t.Errorf("rawAttr(%s) = %q, want %q", name, got, want)
+		}
+	}
+	for _, s := range []string{`<messages id='1'/>`, `<presence/>`, `<message id='1'`} {
+		if _, ok := rawMessage([]byte(s)); ok {
+			t.Errorf("rawMessage(%q) took it", s)
+		}
+	}
+	m := newFlowMeter("r")
+	id := m.stamp(nil)
+	if _, ok := parseBase36(id[len(m.idPrefix):]); !ok || !m.receivedRaw(&recorder{}, id) {
+		t.Errorf("the id %q stamp wrote is not read back", id)
+	}
+	if m.receivedRaw(&recorder{}, []byte("hbr-A")) || m.receivedRaw(&recorder{}, []byte("other-1")) {
+		t.Error("foreign ids are taken")
+	}
+}

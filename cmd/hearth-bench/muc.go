@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -87,10 +88,40 @@ func (b *bench) muc(ctx context.Context) result {
 			}
 		})
 	}
+	// Each occupant looks at the start tag of what it reads and parses
+	// only what is not one of the run's groupchat messages.
+	roomFrom := []byte(room.String() + "/")
+	raw := func(oc *occupant) func(*client.Session, []byte) bool {
+		self := []byte(room.String() + "/" + oc.nick)
+		return func(_ *client.Session, b []byte) bool {
+			tag, ok := rawMessage(b)
+			if !ok {
+				return false
+			}
+			from, _ := rawAttr(tag, "from")
+			typ, _ := rawAttr(tag, "type")
+			if string(typ) != "groupchat" || !bytes.HasPrefix(from, roomFrom) {
+				return false
+			}
+			id, _ := rawAttr(tag, "id")
+			if !m.receivedRaw(oc.rec, id) {
+				return false
+			}
+			if bytes.Equal(from, self) {
+				mu.Lock()
+				sd := oc.sd
+				mu.Unlock()
+				if sd != nil {
+					sd.release()
+				}
+			}
+			return true
+		}
+	}
 	sessions := make([]*client.Session, o.occupants)
 	defer closeAll(sessions, o.concurrency)
 	forEach(ctx, o.occupants, o.concurrency, func(i int) {
-		s, _, err := b.connect(ctx, i, o.resource, handler(occ[i]))
+		s, _, err := b.connect(ctx, i, o.resource, handler(occ[i]), raw(occ[i]))
 		if err != nil {
 			errs.add(err)
 			return
@@ -124,7 +155,7 @@ func (b *bench) muc(ctx context.Context) result {
 		head := "<message to='" + escaper.Replace(room.String()) + "' type='groupchat' id='"
 		const tailFixed = "'><body></body></message>"
 		pad := padding(o.size, len(head)+len(tailFixed))
-		senders[i] = newSender(sessions[i], o.window, head, "'><body>"+pad+"</body></message>")
+		senders[i] = newSender(sessions[i], o.window, o.batch, head, "'><body>"+pad+"</body></message>")
 		mu.Lock()
 		occ[i].sd = senders[i]
 		mu.Unlock()

@@ -34,7 +34,7 @@ func (b *bench) offline(ctx context.Context) result {
 	// Log the receiver in and out once: messages stored by an earlier
 	// run are delivered now and not counted later, and the account is
 	// known to be offline.
-	s, _, err := b.connect(ctx, 1, o.resource, nil)
+	s, _, err := b.connect(ctx, 1, o.resource, nil, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -55,7 +55,7 @@ func (b *bench) offline(ctx context.Context) result {
 			}
 		}
 	})
-	snd, _, err := b.connect(ctx, 0, o.resource, onBounce)
+	snd, _, err := b.connect(ctx, 0, o.resource, onBounce, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -107,7 +107,7 @@ func (b *bench) offline(ctx context.Context) result {
 		}
 	})
 	start := time.Now()
-	rcv, t, err := b.connect(ctx, 1, o.resource, count)
+	rcv, t, err := b.connect(ctx, 1, o.resource, count, nil)
 	if err != nil {
 		return fail(err)
 	}

@@ -47,6 +47,7 @@ type options struct {
 
 	n, concurrency int
 	pairs, window  int
+	batch          bool
 	duration       time.Duration
 	size           int
 	messages       int
@@ -86,6 +87,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.concurrency, "c", 50, "provision, login, idle, chat, muc: connections negotiating at once")
 	fs.IntVar(&o.pairs, "pairs", 100, "chat: sender/receiver pairs (uses accounts first .. first+2*pairs-1)")
 	fs.IntVar(&o.window, "window", 10, "chat, muc: stanzas in flight per sender")
+	fs.BoolVar(&o.batch, "batch", true, "chat, muc: a sender writes the messages of all its free slots at once (false: one write per message)")
 	fs.DurationVar(&o.duration, "d", 10*time.Second, "chat, muc: measured `duration`")
 	fs.IntVar(&o.size, "size", 230, "chat, muc: approximate size of one message stanza as sent, in `bytes`")
 	fs.IntVar(&o.messages, "m", 1000, "offline: messages to store")

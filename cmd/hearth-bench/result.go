@@ -77,6 +77,10 @@ type flow struct {
 	LatP99MS      float64  `json:"latency_p99_ms"`
 	LatP999MS     float64  `json:"latency_p999_ms"`
 	CPUSPer100k   *float64 `json:"cpu_s_per_100k"`
+	// BenchCPUSPer100k is hearth-bench's own CPU time per 100k delivered
+	// in the window: when it is above the server's, the load generator
+	// saturates first.
+	BenchCPUSPer100k *float64 `json:"bench_cpu_s_per_100k"`
 }
 
 type chatResult struct {

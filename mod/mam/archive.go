@@ -64,7 +64,9 @@ func (m *mam) outgoing(ctx context.Context, st *stanza.Element, from, to jid.JID
 		// To oneself: archived on delivery. To the server: refused by the router.
 		return msg, nil
 	}
-	if !shouldArchive(msg) || !m.exists(ctx, to) || !m.allowed(ctx, owner, to) {
+	// The preferences first: they are cached and usually settle it,
+	// where exists may read the session table or storage.
+	if !shouldArchive(msg) || !m.allowed(ctx, owner, to) || !m.exists(ctx, to) {
 		return msg, nil
 	}
 	id, ok := m.append(ctx, owner, to, msg)
@@ -201,13 +203,9 @@ func withoutStanzaIDs(st *stanza.Element, by ...jid.JID) *stanza.Element {
 		if c.Name.Space != NSStanzaID || c.Name.Local != "stanza-id" {
 			return false
 		}
-		b := c.Get("by")
-		for _, j := range by {
-			if b == j.String() {
-				return true
-			}
-		}
-		p, err := jid.Parse(b)
+		// Parsing costs no allocation where j.String() would, for every
+		// occupant a room message is relayed to.
+		p, err := jid.Parse(c.Get("by"))
 		if err != nil {
 			return false
 		}

@@ -154,8 +154,38 @@ type mam struct {
 	h          *module.Host
 	cfg        Config
 	w          *writer
-	prefsCache sync.Map // bare jid.JID -> prefs
+	prefsCache prefsCache
 	senders    senderIDs
+}
+
+// prefsCache holds the archiving preferences read so far by bare JID. It
+// is typed, not a sync.Map, so that the lookup made for every message
+// boxes no JID into an interface (an allocation per message).
+type prefsCache struct {
+	mu sync.RWMutex
+	m  map[jid.JID]prefs
+}
+
+func (c *prefsCache) Load(owner jid.JID) (prefs, bool) {
+	c.mu.RLock()
+	p, ok := c.m[owner]
+	c.mu.RUnlock()
+	return p, ok
+}
+
+func (c *prefsCache) Store(owner jid.JID, p prefs) {
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[jid.JID]prefs)
+	}
+	c.m[owner] = p
+	c.mu.Unlock()
+}
+
+func (c *prefsCache) Delete(owner jid.JID) {
+	c.mu.Lock()
+	delete(c.m, owner)
+	c.mu.Unlock()
 }
 
 func start(h *module.Host, cfg Config) error {

@@ -29,7 +29,7 @@ type prefs struct {
 // account; setPrefs and account deletion replace or drop the entry.
 func (m *mam) loadPrefs(ctx context.Context, owner jid.JID) (prefs, error) {
 	if p, ok := m.prefsCache.Load(owner); ok {
-		return p.(prefs), nil
+		return p, nil
 	}
 	p, err := m.readPrefs(ctx, owner)
 	if err == nil {
@@ -85,6 +85,9 @@ func (m *mam) allowed(ctx context.Context, owner, peer jid.JID) bool {
 // listed applies the matching rules of XEP-0441 §2.3.1: a listed full JID
 // matches peer exactly, a listed bare JID matches every resource of it.
 func listed(list []string, peer jid.JID) bool {
+	if len(list) == 0 {
+		return false // most accounts list nobody: no strings built per message
+	}
 	full, bare := peer.String(), peer.Bare().String()
 	return slices.Contains(list, full) || slices.Contains(list, bare)
 }
