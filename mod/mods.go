@@ -9,6 +9,7 @@ import (
 	"hearth/mod/blocking"
 	"hearth/mod/carbons"
 	"hearth/mod/disco"
+	"hearth/mod/extdisco"
 	"hearth/mod/fast"
 	"hearth/mod/invite"
 	"hearth/mod/last"
@@ -47,6 +48,7 @@ func All() []*module.Definition {
 		push.Module,
 		fast.Module,
 		upload.Module,
+		extdisco.Module, // STUN/TURN for calls, from [turn] and [extdisco]
 		muc.Module,
 		pep.Module, // after roster, which it requires
 		pep.ServiceModule,

@@ -71,7 +71,8 @@ type Settings struct {
 type Registry struct {
 	domain   string
 	settings Settings
-	http     HTTP // nil without web listeners (module/http.go)
+	http     HTTP             // nil without web listeners (module/http.go)
+	external ExternalServices // nil without [turn] (module/external.go)
 
 	mu       sync.Mutex
 	frozen   bool
