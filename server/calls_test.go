@@ -330,10 +330,10 @@ port = 3479
 		t.Errorf("credentials for the built-in turn/udp: %+v", creds)
 	}
 	for payload, condition := range map[string]string{
-		`<credentials xmlns='urn:xmpp:extdisco:2'><service host='nowhere.example' type='turn'/></credentials>`: "item-not-found",
+		`<credentials xmlns='urn:xmpp:extdisco:2'><service host='nowhere.example' type='turn'/></credentials>`:             "item-not-found",
 		`<credentials xmlns='urn:xmpp:extdisco:2'><service host='coturn.example.net' type='turn' port='9'/></credentials>`: "item-not-found",
-		`<credentials xmlns='urn:xmpp:extdisco:2'><service type='turn'/></credentials>`: "bad-request",
-		`<credentials xmlns='urn:xmpp:extdisco:2'/>`: "bad-request",
+		`<credentials xmlns='urn:xmpp:extdisco:2'><service type='turn'/></credentials>`:                                    "bad-request",
+		`<credentials xmlns='urn:xmpp:extdisco:2'/>`:                                                                       "bad-request",
 		`<credentials xmlns='urn:xmpp:extdisco:2'><service host='coturn.example.net' type='turn' port='x'/></credentials>`: "bad-request",
 	} {
 		if r := get(alice, payload); r.Get("type") != "error" || r.Child(stanza.NSClient, "error").Child(stanza.NSStanzas, condition) == nil {

@@ -189,7 +189,6 @@ func TestListenError(t *testing.T) {
 	}
 }
 
-
 // TestPublicAddr: a name is resolved again after relayLookupInterval, and
 // a failed lookup keeps the last address.
 func TestPublicAddr(t *testing.T) {
