@@ -40,7 +40,7 @@ type Config struct {
 	Components map[string]string `toml:"components"`
 	ACME       ACME              `toml:"acme"`
 	// TURN is the built-in STUN/TURN server for audio and video calls
-	// (docs/design/015-calls.md).
+	// (docs/design/006-calls.md).
 	TURN TURN `toml:"turn"`
 	// Admins are the bare JIDs of the server's administrators: they may
 	// run the XEP-0133 service administration commands and create
