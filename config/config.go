@@ -514,7 +514,9 @@ func Parse(text string) (*File, error) {
 		if slices.Contains(coreKeys, key) {
 			continue
 		}
-		if md.Type(key) != "Hash" {
+		// A table defined only through its subtables ([[extdisco.services]])
+		// has no type of its own.
+		if t := md.Type(key); t != "Hash" && t != "" {
 			return nil, fmt.Errorf("unknown key %q", key)
 		}
 		f.sections[key] = prim

@@ -80,6 +80,13 @@ func start(h *module.Host, cfg Config) error {
 	return nil
 }
 
+// Validate reports the first invalid setting of the section (check-config
+// calls it without starting the module).
+func (c *Config) Validate() error {
+	_, err := c.services()
+	return err
+}
+
 func (c Config) services() ([]module.ExternalService, error) {
 	if c.CredentialTTL <= 0 {
 		return nil, fmt.Errorf("extdisco.credential_ttl: must be positive")
