@@ -61,4 +61,3 @@ func TestBadServices(t *testing.T) {
 		}
 	}
 }
-
