@@ -362,6 +362,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.live.mu.Unlock()
 	if srv := s.turn.Load(); srv != nil {
 		if err := srv.Start(); err != nil {
+			// Nothing to advertise then: extdisco lists what is running.
+			s.turn.Store(nil)
 			s.log.Error("the TURN server did not start", "err", err)
 		}
 	}

@@ -21,7 +21,7 @@ import (
 const testSecret = "turn-test-secret"
 
 // startServer runs a server on loopback with cfg's bounds.
-func startServer(t *testing.T, cfg Config) *Server {
+func startServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
 	cfg.UDP, cfg.TCP = []string{"127.0.0.1:0"}, []string{"127.0.0.1:0"}
 	cfg.Realm, cfg.Secret = "example.org", []byte(testSecret)
@@ -57,7 +57,7 @@ func creds(user string, valid time.Duration) (string, string) {
 
 // allocate allocates a UDP relay for user over UDP; the client closes
 // with the test.
-func allocate(t *testing.T, s *Server, user string, valid time.Duration) (*pion.Client, net.PacketConn, error) {
+func allocate(t testing.TB, s *Server, user string, valid time.Duration) (*pion.Client, net.PacketConn, error) {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
