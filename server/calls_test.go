@@ -85,18 +85,8 @@ func turnREST(secret, username string) string {
 // error, if any.
 func relayRoundTrip(t *testing.T, conn net.PacketConn, server, username, password, realm string) error {
 	t.Helper()
-	client, err := pion.NewClient(&pion.ClientConfig{
-		STUNServerAddr: server, TURNServerAddr: server,
-		Username: username, Password: password, Realm: realm,
-		Conn: conn, RTO: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := turnClient(t, conn, server, username, password, realm)
 	defer client.Close()
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
 	// STUN first: the server reports the address it sees us at.
 	mapped, err := client.SendBindingRequest()
 	if err != nil {
@@ -145,6 +135,24 @@ func relayRoundTrip(t *testing.T, conn net.PacketConn, server, username, passwor
 		t.Fatalf("caller got %q from %s", buf[:n], from)
 	}
 	return nil
+}
+
+// turnClient returns a listening TURN client for server over conn.
+func turnClient(t *testing.T, conn net.PacketConn, server, username, password, realm string) *pion.Client {
+	t.Helper()
+	client, err := pion.NewClient(&pion.ClientConfig{
+		STUNServerAddr: server, TURNServerAddr: server,
+		Username: username, Password: password, Realm: realm,
+		Conn: conn, RTO: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Listen(); err != nil {
+		client.Close()
+		t.Fatal(err)
+	}
+	return client
 }
 
 func udpConn(t *testing.T) net.PacketConn {
@@ -391,17 +399,8 @@ tls = []
 	}
 	cred := findService(t, list, "turn", "udp")
 
-	client, err := pion.NewClient(&pion.ClientConfig{
-		TURNServerAddr: srv.Addrs("turn_udp")[0], Username: cred.username, Password: cred.password,
-		Realm: "localhost", Conn: udpConn(t), RTO: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := turnClient(t, udpConn(t), srv.Addrs("turn_udp")[0], cred.username, cred.password, "localhost")
 	defer client.Close()
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
 	relay, err := client.Allocate()
 	if err != nil {
 		t.Fatalf("allocation with default settings: %v", err)
@@ -424,29 +423,11 @@ tls = []
 	stop()
 
 	srv2, _ := xmpptest.NewServerAt(t, dir, conf)
-	if err := relayRoundTripNoPeer(t, srv2.Addrs("turn_udp")[0], cred.username, cred.password); err != nil {
+	again := turnClient(t, udpConn(t), srv2.Addrs("turn_udp")[0], cred.username, cred.password, "localhost")
+	defer again.Close()
+	relay, err = again.Allocate()
+	if err != nil {
 		t.Fatalf("credentials from before the restart: %v", err)
 	}
-}
-
-// relayRoundTripNoPeer only allocates (default denied_peers forbid a
-// loopback peer).
-func relayRoundTripNoPeer(t *testing.T, server, username, password string) error {
-	t.Helper()
-	client, err := pion.NewClient(&pion.ClientConfig{
-		TURNServerAddr: server, Username: username, Password: password,
-		Realm: "localhost", Conn: udpConn(t), RTO: 100 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relay, err := client.Allocate()
-	if err == nil {
-		relay.Close()
-	}
-	return err
+	relay.Close()
 }
