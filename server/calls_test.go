@@ -7,7 +7,9 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -83,7 +85,7 @@ func turnREST(secret, username string) string {
 // credentials, sends a datagram through it to a peer, which answers to
 // the relay address, and checks both arrive. It returns the allocation
 // error, if any.
-func relayRoundTrip(t *testing.T, conn net.PacketConn, server, username, password, realm string) error {
+func relayRoundTrip(t *testing.T, conn net.PacketConn, server, username, password, realm string, during ...func()) error {
 	t.Helper()
 	client := turnClient(t, conn, server, username, password, realm)
 	defer client.Close()
@@ -134,7 +136,28 @@ func relayRoundTrip(t *testing.T, conn net.PacketConn, server, username, passwor
 	if !bytes.Equal(buf[:n], pong) || from.String() != peer.LocalAddr().String() {
 		t.Fatalf("caller got %q from %s", buf[:n], from)
 	}
+	for _, fn := range during {
+		fn()
+	}
 	return nil
+}
+
+// scrapeTURNAllocations returns the value of hearth_turn_allocations on
+// the metrics listener at addr.
+func scrapeTURNAllocations(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "hearth_turn_allocations "); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // turnClient returns a listening TURN client for server over conn.
@@ -169,7 +192,7 @@ func udpConn(t *testing.T) net.PacketConn {
 // peer and back through it over UDP, TCP and TLS, as a calling app does.
 func TestCallsBuiltinTURN(t *testing.T) {
 	t.Parallel()
-	srv := xmpptest.NewServer(t, turnTOML)
+	srv := xmpptest.NewServer(t, "[listen]\nc2s = [\"127.0.0.1:0\"]\nmetrics = [\"127.0.0.1:0\"]\n"+turnTOML)
 	srv.AddUser(t, "alice", "pw-alice-1")
 	alice := srv.Login(t, "alice", "pw-alice-1", "phone")
 
@@ -211,8 +234,13 @@ func TestCallsBuiltinTURN(t *testing.T) {
 		}
 	}
 
-	// UDP, as a phone usually does.
-	if err := relayRoundTrip(t, udpConn(t), srv.Addrs("turn_udp")[0], turnUDP.username, turnUDP.password, "localhost"); err != nil {
+	// UDP, as a phone usually does; the relay shows in the metrics while
+	// it is open.
+	if err := relayRoundTrip(t, udpConn(t), srv.Addrs("turn_udp")[0], turnUDP.username, turnUDP.password, "localhost", func() {
+		if got := scrapeTURNAllocations(t, srv.Addrs("metrics")[0]); got != "1" {
+			t.Errorf("hearth_turn_allocations = %q during a call, want 1", got)
+		}
+	}); err != nil {
 		t.Fatalf("UDP allocation: %v", err)
 	}
 	// TCP and TLS, for networks that block UDP.
@@ -229,6 +257,14 @@ func TestCallsBuiltinTURN(t *testing.T) {
 	}
 	if err := relayRoundTrip(t, pion.NewSTUNConn(tlsConn), srv.Addrs("turn_tls")[0], turnTLS.username, turnTLS.password, "localhost"); err != nil {
 		t.Fatalf("TLS allocation: %v", err)
+	}
+
+	// Closed relays are gone from the metrics (a client deallocates
+	// when it closes).
+	for deadline := time.Now().Add(5 * time.Second); scrapeTURNAllocations(t, srv.Addrs("metrics")[0]) != "0"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("hearth_turn_allocations = %s after every relay closed", scrapeTURNAllocations(t, srv.Addrs("metrics")[0]))
+		}
 	}
 
 	// The same username with a password from another secret is refused.

@@ -56,6 +56,7 @@ type Server struct {
 	tcp     []*limitListener
 	tls     []*limitListener
 	pion    *pion.Server
+	quota   *quota
 	closed  sync.Once
 }
 
@@ -126,6 +127,7 @@ func (s *Server) Addrs(transport string) []net.Addr {
 func (s *Server) Start() error {
 	logs := pionLogs{s.log}
 	q := &quota{max: s.cfg.MaxAllocations, perUser: s.cfg.MaxAllocationsPerUser, byUser: map[string]int{}}
+	s.quota = q
 	a := &auth{secret: s.cfg.Secret, now: time.Now, log: pionLogger{s.log}}
 	relay := &relays{bind: s.cfg.RelayBind, min: s.cfg.MinPort, max: s.cfg.MaxPort, public: newPublicAddr(s.cfg.RelayAddress)}
 	denied := s.cfg.DeniedPeers
@@ -169,6 +171,16 @@ func (s *Server) Start() error {
 		}
 	}
 	return nil
+}
+
+// Allocations returns the number of relays open now (0 before Start).
+func (s *Server) Allocations() int {
+	if s.quota == nil {
+		return 0
+	}
+	s.quota.mu.Lock()
+	defer s.quota.mu.Unlock()
+	return s.quota.total
 }
 
 // Close stops the server: listeners, client connections and relays.
