@@ -63,7 +63,8 @@ type Server struct {
 // Listen opens every listener of cfg. It fails, having opened nothing,
 // when an address cannot be bound.
 func Listen(cfg Config) (*Server, error) {
-	s := &Server{cfg: cfg, log: cfg.Log}
+	s := &Server{cfg: cfg, log: cfg.Log,
+		quota: &quota{max: cfg.MaxAllocations, perUser: cfg.MaxAllocationsPerUser, byUser: map[string]int{}}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -126,8 +127,7 @@ func (s *Server) Addrs(transport string) []net.Addr {
 // Start serves every listener in the background until Close.
 func (s *Server) Start() error {
 	logs := pionLogs{s.log}
-	q := &quota{max: s.cfg.MaxAllocations, perUser: s.cfg.MaxAllocationsPerUser, byUser: map[string]int{}}
-	s.quota = q
+	q := s.quota
 	a := &auth{secret: s.cfg.Secret, now: time.Now, log: pionLogger{s.log}}
 	relay := &relays{bind: s.cfg.RelayBind, min: s.cfg.MinPort, max: s.cfg.MaxPort, public: newPublicAddr(s.cfg.RelayAddress)}
 	denied := s.cfg.DeniedPeers
@@ -173,11 +173,8 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// Allocations returns the number of relays open now (0 before Start).
+// Allocations returns the number of relays open now.
 func (s *Server) Allocations() int {
-	if s.quota == nil {
-		return 0
-	}
 	s.quota.mu.Lock()
 	defer s.quota.mu.Unlock()
 	return s.quota.total
