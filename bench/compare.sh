@@ -65,10 +65,13 @@ start() {
 		# Debian's ejabberdctl.cfg names the packaged config: use our own.
 		echo 'ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0"' > "$dir/ejabberdctl.cfg"
 		chown -R ejabberd:ejabberd "$dir"
-		EJABBERD_CONFIG_PATH="$dir/ejabberd.yml" taskset -c 0 ejabberdctl --ctl-config "$dir/ejabberdctl.cfg" \
-			--config "$dir/ejabberd.yml" --spool "$dir/data" --logs "$dir" \
-			--node "hearthbench@localhost" start > "$dir/server.log" 2>&1
-		ejabberdctl --ctl-config "$dir/ejabberdctl.cfg" --node "hearthbench@localhost" started > /dev/null 2>&1 || true
+		# Run as the ejabberd user with the hard file limit: run by root,
+		# ejabberdctl starts the VM through su, which resets the soft
+		# limit to 1024, too few for the idle scenario's sessions.
+		su -s /bin/sh ejabberd -c "ulimit -n \$(ulimit -Hn); cd '$dir'; EJABBERD_CONFIG_PATH='$dir/ejabberd.yml' taskset -c 0 ejabberdctl \
+			--ctl-config '$dir/ejabberdctl.cfg' --config '$dir/ejabberd.yml' --spool '$dir/data' --logs '$dir' \
+			--node hearthbench@localhost start" > "$dir/server.log" 2>&1
+		su -s /bin/sh ejabberd -c "ejabberdctl --ctl-config '$dir/ejabberdctl.cfg' --node hearthbench@localhost started" > /dev/null 2>&1 || true
 		SERVER_PID=$(pgrep -f 'beam.smp.*hearthbench' | head -1)
 		;;
 	esac
@@ -83,7 +86,7 @@ start() {
 stop() {
 	local name=$1
 	case $name in
-	ejabberd) ejabberdctl --ctl-config "$WORK/ejabberd-$run/ejabberdctl.cfg" --node "hearthbench@localhost" stop > /dev/null 2>&1 || true ;;
+	ejabberd) su -s /bin/sh ejabberd -c "ejabberdctl --ctl-config '$WORK/ejabberd-$run/ejabberdctl.cfg' --node hearthbench@localhost stop" > /dev/null 2>&1 || true ;;
 	*) kill "$SERVER_PID" 2>/dev/null || true ;;
 	esac
 	for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || return 0; sleep 0.2; done

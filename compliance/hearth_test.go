@@ -42,7 +42,7 @@ var hearthToday = map[string]bool{
 	"csi":               true,
 	"push":              true,
 	"avatar-conversion": true,
-	"proxy65":           false,
+	"proxy65":           true,
 	"private":           true,
 	"register":          false,
 	"contact":           true,
@@ -55,6 +55,7 @@ func TestHearth(t *testing.T) {
 	srv := xmpptest.NewServer(t, "[contact]\nabuse = [\"mailto:abuse@localhost\"]\n"+
 		"[listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_tls = [\"127.0.0.1:0\"]\nhttps = [\"127.0.0.1:0\"]\ncomponent = [\"127.0.0.1:0\"]\n"+
 		"[components]\n\"gateway.localhost\" = \"a-long-component-secret\"\n"+
+		"[proxy65]\nenabled = true\nlisten = [\"127.0.0.1:0\"]\n"+
 		// The built-in STUN/TURN server, as an operator enables it.
 		"[turn]\nenabled = true\nudp = [\"127.0.0.1:0\"]\ntcp = [\"127.0.0.1:0\"]\ntls = [\"127.0.0.1:0\"]\n")
 	user := srv.AddUser(t, "tester", "compliance-pw-1")

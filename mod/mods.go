@@ -20,6 +20,7 @@ import (
 	"hearth/mod/ping"
 	"hearth/mod/presence"
 	"hearth/mod/private"
+	"hearth/mod/proxy65"
 	"hearth/mod/push"
 	"hearth/mod/register"
 	"hearth/mod/roster"
@@ -50,7 +51,8 @@ func All() []*module.Definition {
 		upload.Module,
 		extdisco.Module, // STUN/TURN for calls, from [turn] and [extdisco]
 		muc.Module,
-		pep.Module, // after roster, which it requires
+		proxy65.Module, // XEP-0065, off unless [proxy65] enabled
+		pep.Module,     // after roster, which it requires
 		pep.ServiceModule,
 		vcard.Module,
 		private.Module, // after pep, which it requires

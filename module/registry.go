@@ -72,6 +72,7 @@ type Registry struct {
 	domain   string
 	settings Settings
 	http     HTTP             // nil without web listeners (module/http.go)
+	shared   *Shared          // nil outside a server (module/shared.go)
 	external ExternalServices // nil without [turn] (module/external.go)
 
 	mu       sync.Mutex

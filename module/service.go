@@ -46,3 +46,43 @@ func (h *Host) AddService(domain, name string, fn ServiceHandler) {
 
 // Services returns the service domains registered on the host.
 func (r *Registry) Services() []Service { return r.services }
+
+// ServeIQ returns a ServiceHandler that answers the IQ requests of a
+// service with fn, as the router answers IQs to the host: exactly one
+// result or error per get or set, a *stanza.Error sent as is and any
+// other error as internal-server-error (logged). A message gets
+// service-unavailable; presence, results and errors are dropped. fn sees
+// the service JID addressed in req.To and no Session.
+func ServeIQ(h *Host, fn IQHandler) ServiceHandler {
+	return func(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+		typ := st.Get("type")
+		var reply *stanza.Element
+		switch {
+		case typ == stanza.ErrorType:
+			return
+		case st.Name.Local == "message":
+			reply = stanza.ErrorReply(st, stanza.NewError("service-unavailable"))
+		case st.Name.Local != "iq" || typ != stanza.Get && typ != stanza.Set:
+			return
+		case len(st.Elements()) != 1:
+			reply = stanza.ErrorReply(st, stanza.NewError("bad-request"))
+		default:
+			res, err := fn(ctx, IQRequest{Stanza: st, Payload: st.FirstElement(), From: from, To: to})
+			if err != nil {
+				se, ok := err.(*stanza.Error)
+				if !ok {
+					h.Logger().Error("service request failed", "service", to.Domain(), "err", err)
+					se = stanza.NewError("internal-server-error")
+				}
+				reply = stanza.ErrorReply(st, se)
+			} else {
+				reply = stanza.ResultReply(st, res)
+			}
+		}
+		reply.Set("from", to.String())
+		reply.Set("to", from.String())
+		if err := h.Route(ctx, reply); err != nil {
+			h.Logger().Debug("routing a service reply failed", "service", to.Domain(), "err", err)
+		}
+	}
+}

@@ -101,6 +101,7 @@ func (vh *VHost) bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 		return nil, jid.JID{}, &stanza.Error{Type: stanza.Modify, Condition: "bad-request", Text: "invalid resource"}
 	}
 	s := &Session{r: vh.r, vh: vh, conn: c, jid: full}
+	s.ctx = module.WithWrites(context.Background(), &s.writes)
 	if l := c.Login(); l != nil {
 		s.client = l.AgentID
 	}
@@ -155,6 +156,12 @@ type Session struct {
 	replaced bool // guarded by handling
 
 	values module.Values
+
+	// ctx is the context the session's stanzas are handled under: it
+	// carries writes, the storage writes they started that have not
+	// committed yet, which XEP-0198 acknowledgements wait for.
+	ctx    context.Context
+	writes module.Writes
 }
 
 var (
@@ -484,7 +491,7 @@ func (h *connHandler) HandleStanza(st *stanza.Element, to jid.JID) {
 }
 
 func (s *Session) handleStanza(st *stanza.Element, to jid.JID) {
-	ctx := context.Background()
+	ctx := s.ctx
 	addressee := to
 	if addressee.IsZero() {
 		addressee = s.jid.Bare()

@@ -77,6 +77,20 @@ func (sm *smState) ack(h uint32) ([]func(bool), bool) {
 	return done, true
 }
 
+// ackWriteWait bounds how long an acknowledgement waits for archive
+// writes: a storage that hangs longer delays the client's <a/> no more
+// than this (the writes still happen, without the guarantee).
+const ackWriteWait = 10 * time.Second
+
+// waitWrites waits until the storage writes started by the session's
+// stanzas so far have committed (docs/durability.md), at most
+// ackWriteWait.
+func (s *Session) waitWrites() {
+	if !s.writes.Wait(ackWriteWait) {
+		s.r.log.Warn("acknowledging stanzas whose archive writes have not committed", "jid", s.jid, "waited", ackWriteWait)
+	}
+}
+
 // callDone calls each of fns with ok; the caller holds no session lock.
 func callDone(fns []func(bool), ok bool) {
 	for _, fn := range fns {
@@ -105,6 +119,10 @@ func (s *Session) handleNonza(c *stream.Conn, el *stanza.Element) error {
 	case "enable":
 		return s.enableSM(c, el.Get("resume") == "true" || el.Get("resume") == "1")
 	case "r":
+		// The stanzas counted so far were handled (the read loop handles
+		// each before it reads the next); the acknowledgement also
+		// waits until the archive writes they started have committed.
+		s.waitWrites()
 		s.mu.Lock()
 		sm := s.sm
 		var h uint32
@@ -212,6 +230,9 @@ func (vh *VHost) Resume(ctx context.Context, c *stream.Conn, bare jid.JID, previ
 	if s == nil || s.jid.Bare() != bare {
 		return nil, jid.JID{}, 0, stanza.NewError("item-not-found")
 	}
+	// <resumed h/> acknowledges the stanzas received before the
+	// connection dropped: the archive writes they started commit first.
+	s.waitWrites()
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()

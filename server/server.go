@@ -212,8 +212,10 @@ func (s *Server) startModules(mods []*module.Definition) error {
 	}
 	s.modConfigs = configs
 	s.modHosts = make([][]*module.Host, len(mods))
+	shared := module.NewShared()
 	for _, host := range s.cfg.Hosts {
 		reg := module.NewRegistry(host)
+		reg.SetShared(shared)
 		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir, MaxQueueBytes: s.cfg.Limits.MaxQueueSize, Admins: admins})
 		if s.web != nil {
 			reg.SetHTTP(s.web)
@@ -225,7 +227,13 @@ func (s *Server) startModules(mods []*module.Definition) error {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
 			s.modHosts[i] = append(s.modHosts[i], h)
 			if err := d.Start(h, configs[i]); err != nil {
-				return fmt.Errorf("module %s on %s: %w", d.Name, host, err)
+				err = fmt.Errorf("module %s on %s: %w", d.Name, host, err)
+				if opErr := (*net.OpError)(nil); errors.As(err, &opErr) && opErr.Op == "listen" {
+					// A module's own listener (proxy65): a port in
+					// use is the operator's to fix, as for [listen].
+					return &ConfigError{err}
+				}
+				return err
 			}
 			if err := h.Err(); err != nil {
 				return err

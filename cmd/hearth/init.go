@@ -197,6 +197,13 @@ mode = "invite"
 # [upload]
 # max_file_size = 104857600      # bytes
 
+# File transfer proxy (XEP-0065) at proxy.{{.Domain}}, for clients that send
+# files peer to peer; off by default. It needs a port of its own, open or
+# forwarded (clients are told to connect to {{.Domain}} on it), and, like
+# the other services, a DNS record for its certificate.
+# [proxy65]
+# enabled = true
+# listen = [":5000"]
 
 [turn]
 # Audio and video calls: a STUN/TURN server relays the calls of apps that

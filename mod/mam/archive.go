@@ -89,7 +89,7 @@ func (m *mam) exists(ctx context.Context, peer jid.JID) bool {
 // its archive ID; a storage failure is logged and reported as !ok.
 func (m *mam) append(ctx context.Context, owner, peer jid.JID, msg *stanza.Element) (string, bool) {
 	id := storage.NewItemID()
-	m.w.append(owner.String(), storage.Item{
+	m.w.append(ctx, owner.String(), storage.Item{
 		ID:   id,
 		Time: now(),
 		With: peer.String(),

@@ -36,6 +36,7 @@ type writer struct {
 type archiveJob struct {
 	owner string
 	item  storage.Item
+	done  func() // from module.PendingWrite; nil when nobody waits
 }
 
 func newWriter(h *module.Host) *writer {
@@ -79,11 +80,14 @@ func flushAll() {
 
 // append archives item for owner; item.ID must be set. When the queue is
 // full, or the server is stopping, the item is written before returning.
-func (w *writer) append(owner string, item storage.Item) {
+// The write counts on the module.Writes of ctx (the session whose stanza
+// caused it) until it commits, so that the stanza's XEP-0198
+// acknowledgement waits for it.
+func (w *writer) append(ctx context.Context, owner string, item storage.Item) {
 	w.mu.Lock()
 	w.pending[owner]++
 	w.mu.Unlock()
-	j := archiveJob{owner: owner, item: item}
+	j := archiveJob{owner: owner, item: item, done: module.PendingWrite(ctx)}
 	if w.ctx.Err() == nil {
 		select {
 		case w.queue <- j:
@@ -115,6 +119,9 @@ func (w *writer) run(ctx context.Context) {
 func (w *writer) write(j archiveJob) {
 	if _, err := w.arch.Append(context.Background(), j.owner, j.item); err != nil {
 		w.log.Error("archiving a message failed", "owner", j.owner, "err", err)
+	}
+	if j.done != nil {
+		j.done()
 	}
 	w.mu.Lock()
 	if w.pending[j.owner]--; w.pending[j.owner] <= 0 {
