@@ -165,8 +165,8 @@ type TURN struct {
 	// host's domain, resolved again at most once a minute so that a
 	// dynamic address is followed).
 	RelayAddress string `toml:"relay_address"`
-	// RelayBind is the local address relay ports are opened on (default
-	// "0.0.0.0").
+	// RelayBind is the local IPv4 address relay ports are opened on
+	// (default "0.0.0.0").
 	RelayBind string `toml:"relay_bind"`
 	// MinPort and MaxPort bound the relay ports (default 49152-65535).
 	MinPort int `toml:"min_port"`
@@ -315,8 +315,8 @@ func (t *TURN) validate() error {
 	if t.Host != "" && strings.ContainsAny(t.Host, "@/ :") {
 		return fmt.Errorf("turn.host: %q is not a host name", t.Host)
 	}
-	if ip := net.ParseIP(t.RelayBind); ip == nil {
-		return fmt.Errorf("turn.relay_bind: %q is not an IP address", t.RelayBind)
+	if ip := net.ParseIP(t.RelayBind); ip == nil || ip.To4() == nil {
+		return fmt.Errorf("turn.relay_bind: %q is not an IPv4 address (relays are IPv4)", t.RelayBind)
 	}
 	if t.Enabled && len(t.UDP)+len(t.TCP)+len(t.TLS) == 0 {
 		return errors.New("turn: enabled without a udp, tcp or tls listener")
