@@ -10,6 +10,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -466,4 +469,43 @@ tls = []
 		t.Fatalf("credentials from before the restart: %v", err)
 	}
 	relay.Close()
+}
+
+// TestExtDiscoReload: the [extdisco] services and TTL change on a reload
+// without a restart; turning [turn] on needs one, and says so.
+func TestExtDiscoReload(t *testing.T) {
+	t.Parallel()
+	section := func(host string, ttl int) string {
+		return fmt.Sprintf("[extdisco]\ncredential_ttl = %d\n[[extdisco.services]]\ntype = \"turn\"\nhost = %q\nsecret = \"s\"\n", ttl, host)
+	}
+	srv := xmpptest.NewServer(t, section("old.example.net", 600))
+	srv.AddUser(t, "alice", "pw-alice-1")
+	alice := srv.Login(t, "alice", "pw-alice-1", "phone")
+	get := func() []extService {
+		return extServices(t, alice.IQ(fmt.Sprintf(`<iq type='get' id='%s' to='localhost'><services xmlns='%s'/></iq>`, alice.NextID(), nsExtDisco)), "services")
+	}
+	if l := get(); len(l) != 1 || l[0].host != "old.example.net" {
+		t.Fatalf("before: %+v", l)
+	}
+	path := filepath.Join(t.TempDir(), "hearth.toml")
+	conf := fmt.Sprintf("data_dir = %q\n[listen]\nc2s = [\"127.0.0.1:0\"]\nc2s_tls = [\"127.0.0.1:0\"]\n[turn]\nenabled = true\n", srv.DataDir) +
+		section("new.example.net", 7200)
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := srv.Reload(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(res.Applied, "module extdisco: settings reloaded") || !slices.Contains(res.NeedsRestart, "turn.enabled: false -> true") {
+		t.Errorf("applied %q, needs restart %q", res.Applied, res.NeedsRestart)
+	}
+	l := get()
+	if len(l) != 1 || l[0].host != "new.example.net" {
+		t.Fatalf("after: %+v", l)
+	}
+	exp, _ := strconv.ParseInt(l[0].username[:strings.IndexByte(l[0].username, ':')], 10, 64)
+	if d := time.Until(time.Unix(exp, 0)); d < 119*time.Minute || d > 121*time.Minute {
+		t.Errorf("credentials valid for %v after the TTL became 7200s", d)
+	}
 }

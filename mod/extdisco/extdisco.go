@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"hearth/module"
@@ -58,10 +59,15 @@ const (
 )
 
 type service struct {
-	h      *module.Host
+	h        *module.Host
+	settings atomic.Pointer[settings] // replaced whole by a reload
+	now      func() time.Time
+}
+
+// settings are the parts of Config a reload may change.
+type settings struct {
 	ttl    time.Duration
 	static []module.ExternalService
-	now    func() time.Time
 }
 
 func start(h *module.Host, cfg Config) error {
@@ -73,10 +79,24 @@ func start(h *module.Host, cfg Config) error {
 		h.Logger().Debug("extdisco disabled: no [turn] and no [[extdisco.services]]")
 		return nil
 	}
-	s := &service{h: h, ttl: time.Duration(cfg.CredentialTTL) * time.Second, static: static, now: time.Now}
+	s := &service{h: h, now: time.Now}
+	s.settings.Store(&settings{ttl: time.Duration(cfg.CredentialTTL) * time.Second, static: static})
 	h.AddFeature(module.ServerTarget, NS)
 	h.HandleIQ(module.ServerTarget, stanza.Get, module.Name(NS, "services"), s.services)
 	h.HandleIQ(module.ServerTarget, stanza.Get, module.Name(NS, "credentials"), s.credentials)
+	// The services and the TTL change live; only a section that leaves
+	// nothing to discover (the feature would go away) needs a restart.
+	module.OnReload(h, func(cfg Config) error {
+		static, err := cfg.services()
+		if err != nil {
+			return err
+		}
+		if len(static) == 0 && h.ExternalServices() == nil {
+			return fmt.Errorf("no services left: %w", module.ErrNeedsRestart)
+		}
+		s.settings.Store(&settings{ttl: time.Duration(cfg.CredentialTTL) * time.Second, static: static})
+		return nil
+	})
 	return nil
 }
 
@@ -136,7 +156,7 @@ func (s *service) all() []module.ExternalService {
 	if es := s.h.ExternalServices(); es != nil {
 		own = es.ExternalServices(s.h.Domain())
 	}
-	return slices.Concat(own, s.static)
+	return slices.Concat(own, s.settings.Load().static)
 }
 
 // allowed refuses everyone but the host's own users: credentials open a
@@ -210,7 +230,7 @@ func (s *service) element(es module.ExternalService, req module.IQRequest) *stan
 	el := stanza.New(NS, "service",
 		"type", es.Type, "host", es.Host, "port", strconv.Itoa(es.Port), "transport", es.Transport)
 	if es.Secret != nil {
-		expires := s.now().Add(s.ttl).Truncate(time.Second)
+		expires := s.now().Add(s.settings.Load().ttl).Truncate(time.Second)
 		user, pass := Credentials(es.Secret, req.From.Bare().String(), expires)
 		el.Set("restricted", "1")
 		el.Set("username", user)
