@@ -399,6 +399,22 @@ port = 3479
 		t.Fatalf("allocation with fresh credentials: %v", err)
 	}
 
+	// Before authentication the stream ends: no services, no credentials.
+	anon := xmpptest.Dial(t, srv.C2S, "localhost", false)
+	anon.OpenStream()
+	anon.StartTLS()
+	anon.Send(`<iq type='get' id='a1' to='localhost'><services xmlns='urn:xmpp:extdisco:2'/></iq>`)
+	refused := false
+	for _, el := range anon.ReadToStreamEnd(xmpptest.Timeout) {
+		if el.Name.Local == "iq" || strings.Contains(el.String(), "password") {
+			t.Errorf("unauthenticated client got %s", el)
+		}
+		refused = refused || isStreamError(el, "not-authorized")
+	}
+	if !refused {
+		t.Error("unauthenticated extdisco request: no not-authorized stream error")
+	}
+
 	// A user of another host, and a component, are refused.
 	bob := srv.Login(t, "bob@other.localhost", "pw-bob-1", "phone")
 	for _, payload := range []string{`<services xmlns='urn:xmpp:extdisco:2'/>`, `<credentials xmlns='urn:xmpp:extdisco:2'><service host='coturn.example.net' type='turn'/></credentials>`} {
