@@ -28,7 +28,10 @@ var allowedImports = map[string][]string{
 	"router":                   {"jid", "stanza", "stream", "module", "storage", "sasl"},
 	"config":                   {},
 	"httpd":                    {},
-	"webstream":                {"stanza"},
+	// turn is the built-in STUN/TURN server over pion; the server hands it
+	// its settings and certificates.
+	"turn":      {},
+	"webstream": {"stanza"},
 	// s2s knows the router only through its own small Router interface.
 	"s2s":            {"jid", "stanza"},
 	"certs":          {"config"},

@@ -132,7 +132,7 @@ func Checks() []Check {
 		{ID: "upload", Spec: "XEP-0363", Name: "HTTP file upload: slot, PUT and GET", Requirements: []Requirement{req(IM, adv)}, Conversations: true,
 			Fix: "run an HTTP upload service (urn:xmpp:http:upload:0) listed in the domain's disco#items, reachable over HTTPS", probe: probeUpload},
 		{ID: "extdisco", Spec: "XEP-0215", Name: "STUN/TURN discovery (A/V calls)", Requirements: []Requirement{req(IM, adv)}, Conversations: true,
-			Fix: "configure STUN/TURN servers for external service discovery (urn:xmpp:extdisco:2)", probe: probeExtDisco},
+			Fix: "offer a TURN server with credentials over external service discovery (urn:xmpp:extdisco:2); in hearth: [turn] enabled = true", probe: probeExtDisco},
 
 		{ID: "sm", Spec: "XEP-0198", Name: "stream management with resumption", Requirements: []Requirement{req(Mobile, core)}, Conversations: true,
 			Fix: "enable stream management with resumption (urn:xmpp:sm:3)", probe: probeSM},

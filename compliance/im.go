@@ -250,19 +250,41 @@ func probeUpload(ctx context.Context, p *prober) (string, error) {
 	return fmt.Sprintf("uploaded and downloaded %d bytes via %s", len(body), svc.jid), nil
 }
 
+// probeExtDisco asks for the external services and checks that a TURN
+// relay is among them with credentials, as Conversations needs them: in
+// the list, or else (restricted='1') by a <credentials/> request (XEP-0215
+// §3.3). STUN alone does not make calls work behind most NATs.
 func probeExtDisco(ctx context.Context, p *prober) (string, error) {
 	res, err := p.iq(ctx, p.s, stanza.Get, p.domain(), stanza.New(nsExtDisco, "services"))
 	if err != nil {
 		return "", errorf("services request: %v", err)
 	}
 	var kinds []string
+	relays := 0
 	if l := res.Child(nsExtDisco, "services"); l != nil {
 		for _, s := range l.Elements() {
-			kinds = append(kinds, s.Get("type")+" "+s.Get("host"))
+			kinds = append(kinds, s.Get("type")+" "+s.Get("host")+":"+s.Get("port")+"/"+s.Get("transport"))
+			if t := s.Get("type"); t != "turn" && t != "turns" {
+				continue
+			}
+			if s.Get("username") == "" && s.Get("restricted") != "" {
+				req := stanza.New(nsExtDisco, "credentials").Append(stanza.New(nsExtDisco, "service", "host", s.Get("host"), "type", s.Get("type")))
+				c, err := p.iq(ctx, p.s, stanza.Get, p.domain(), req)
+				if err != nil {
+					return "", errorf("credentials for %s %s: %v", s.Get("type"), s.Get("host"), err)
+				}
+				s = path(c, nsExtDisco, "credentials", "service")
+			}
+			if s != nil && s.Get("username") != "" && s.Get("password") != "" {
+				relays++
+			}
 		}
 	}
 	if len(kinds) == 0 {
 		return "", errorf("no STUN/TURN services listed")
+	}
+	if relays == 0 {
+		return "", errorf("no TURN service with credentials among %s", strings.Join(kinds, ", "))
 	}
 	return strings.Join(kinds, ", "), nil
 }

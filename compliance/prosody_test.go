@@ -131,7 +131,10 @@ proxy65_interfaces = { "127.0.0.1" }
 authentication = "internal_hashed"
 storage = "internal"
 contact_info = { abuse = { "mailto:abuse@localhost" } }
-external_services = { { type = "stun", transport = "udp", host = "127.0.0.1", port = 3478 } }
+external_services = {
+	{ type = "stun", transport = "udp", host = "127.0.0.1", port = 3478 },
+	{ type = "turn", transport = "udp", host = "127.0.0.1", port = 3478, secret = "not-a-real-turn-secret" },
+}
 ssl = { certificate = "%[1]s/localhost.crt", key = "%[1]s/localhost.key" }
 
 VirtualHost "localhost"

@@ -39,6 +39,9 @@ type Config struct {
 	// [components] "irc.example.org" = "a long random secret".
 	Components map[string]string `toml:"components"`
 	ACME       ACME              `toml:"acme"`
+	// TURN is the built-in STUN/TURN server for audio and video calls
+	// (docs/design/006-calls.md).
+	TURN TURN `toml:"turn"`
 	// Admins are the bare JIDs of the server's administrators: they may
 	// run the XEP-0133 service administration commands and create
 	// invitations that make other admins. Top-level key "admins".
@@ -141,6 +144,57 @@ type ACME struct {
 	OrderTimeout Duration `toml:"order_timeout"`
 }
 
+// TURN configures the built-in STUN/TURN server (RFC 8489, RFC 8656):
+// clients relay call media through it when no direct path exists. It is
+// off by default; with enabled = true the defaults below make it work on a
+// home server whose domain resolves to its public address, and the
+// extdisco module tells clients about it with credentials.
+type TURN struct {
+	Enabled bool `toml:"enabled"`
+	// UDP and TCP are the STUN/TURN listeners (default [":3478"] each);
+	// TLS the TURN-over-TLS listener ("turns", default [":5349"]) with the
+	// [tls] certificates. An empty list disables one.
+	UDP []string `toml:"udp"`
+	TCP []string `toml:"tcp"`
+	TLS []string `toml:"tls"`
+	// Host is the name clients reach the server at (default: each virtual
+	// host's own domain), and the realm of its credentials.
+	Host string `toml:"host"`
+	// RelayAddress is the public IPv4 address, or a name resolving to it,
+	// that relayed media is sent to (default: Host, else the virtual
+	// host's domain, resolved again at most once a minute so that a
+	// dynamic address is followed).
+	RelayAddress string `toml:"relay_address"`
+	// RelayBind is the local IPv4 address relay ports are opened on
+	// (default "0.0.0.0").
+	RelayBind string `toml:"relay_bind"`
+	// MinPort and MaxPort bound the relay ports (default 49152-65535).
+	MinPort int `toml:"min_port"`
+	MaxPort int `toml:"max_port"`
+	// Secret is the shared secret credentials are derived from (TURN REST,
+	// as coturn's use-auth-secret); default: one generated on first start
+	// and kept in storage.
+	Secret string `toml:"secret"`
+	// DeniedPeers are the networks (CIDR) media is never relayed to:
+	// by default loopback, private, link-local, multicast and unspecified
+	// addresses, so that the relay cannot reach the server's own network.
+	DeniedPeers []string `toml:"denied_peers"`
+	// MaxAllocations bounds the relays open at once (default 1000),
+	// MaxAllocationsPerUser those of one account (default 16).
+	MaxAllocations        int `toml:"max_allocations"`
+	MaxAllocationsPerUser int `toml:"max_allocations_per_user"`
+	// MaxConnections bounds the TCP and TLS connections open at once
+	// (default 1000).
+	MaxConnections int `toml:"max_connections"`
+}
+
+// DefaultDeniedPeers are the networks TURN relays to by default never.
+var DefaultDeniedPeers = []string{
+	"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+	"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+	"::/128", "::1/128", "fc00::/7", "fe80::/10", "ff00::/8",
+}
+
 // LetsEncrypt is the default ACME directory.
 const LetsEncrypt = "https://acme-v02.api.letsencrypt.org/directory"
 
@@ -201,7 +255,7 @@ type Log struct {
 
 // Subsystems are the keys [log] levels accepts; every logger carries its
 // subsystem in the "subsystem" attribute.
-var Subsystems = []string{"server", "stream", "router", "modules", "metrics", "trace", "s2s"}
+var Subsystems = []string{"server", "stream", "router", "modules", "metrics", "trace", "s2s", "turn"}
 
 // Limits bound what clients may send and hold.
 type Limits struct {
@@ -236,6 +290,38 @@ func (l *Limits) presetLimits() {
 	l.BytesPerSecond, l.BurstBytes = 512<<10, 2<<20
 	l.ConnectionsPerIP, l.NewConnsPerIP = 50, 120
 	l.ExemptNetworks = []string{"127.0.0.0/8", "::1/128"}
+}
+
+// preset sets the TURN defaults that an explicit empty list may turn off.
+func (t *TURN) preset() {
+	t.UDP, t.TCP, t.TLS = []string{":3478"}, []string{":3478"}, []string{":5349"}
+	t.DeniedPeers = slices.Clone(DefaultDeniedPeers)
+}
+
+func (t *TURN) validate() error {
+	if t.MinPort < 1 || t.MaxPort > 65535 || t.MinPort > t.MaxPort {
+		return fmt.Errorf("turn.min_port, max_port: %d-%d is not a port range", t.MinPort, t.MaxPort)
+	}
+	for key, v := range map[string]int{"max_allocations": t.MaxAllocations, "max_allocations_per_user": t.MaxAllocationsPerUser, "max_connections": t.MaxConnections} {
+		if v < 0 {
+			return fmt.Errorf("turn.%s: must be positive (0: the default)", key)
+		}
+	}
+	for _, n := range t.DeniedPeers {
+		if _, err := netip.ParsePrefix(n); err != nil {
+			return fmt.Errorf("turn.denied_peers: %q is not a network (CIDR)", n)
+		}
+	}
+	if t.Host != "" && strings.ContainsAny(t.Host, "@/ :") {
+		return fmt.Errorf("turn.host: %q is not a host name", t.Host)
+	}
+	if ip := net.ParseIP(t.RelayBind); ip == nil || ip.To4() == nil {
+		return fmt.Errorf("turn.relay_bind: %q is not an IPv4 address (relays are IPv4)", t.RelayBind)
+	}
+	if t.Enabled && len(t.UDP)+len(t.TCP)+len(t.TLS) == 0 {
+		return errors.New("turn: enabled without a udp, tcp or tls listener")
+	}
+	return nil
 }
 
 // Auth configures password storage.
@@ -287,6 +373,7 @@ type File struct {
 func Default() *File {
 	f := &File{sections: map[string]toml.Primitive{}}
 	f.Limits.presetLimits()
+	f.TURN.preset()
 	// Without a file, the web services are on too: file upload,
 	// WebSocket and BOSH work out of the box, as clients expect.
 	f.Listen.HTTPS = []string{":5281"}
@@ -361,6 +448,15 @@ func (f *File) applyDefaults() {
 	def(&c.S2S.ConnectTimeout, 30)
 	def(&c.S2S.IdleTimeout, 600)
 	def(&c.S2S.QueueLimit, 1000)
+	t := &c.TURN
+	if t.RelayBind == "" {
+		t.RelayBind = "0.0.0.0"
+	}
+	def(&t.MinPort, 49152)
+	def(&t.MaxPort, 65535)
+	def(&t.MaxAllocations, 1000)
+	def(&t.MaxAllocationsPerUser, 16)
+	def(&t.MaxConnections, 1000)
 }
 
 // coreKeys are the top-level keys that belong to Config, sorted.
@@ -383,6 +479,7 @@ func (f *File) coreFields() map[string]any {
 		"s2s":               &f.S2S,
 		"components":        &f.Components,
 		"acme":              &f.ACME,
+		"turn":              &f.TURN,
 		"admins":            &f.Admins,
 	}
 }
@@ -405,6 +502,7 @@ func Load(path string) (*File, error) {
 func Parse(text string) (*File, error) {
 	f := &File{sections: map[string]toml.Primitive{}}
 	f.Limits.presetLimits()
+	f.TURN.preset()
 	f.TLS.Watch = Duration(time.Minute)
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(text, &top)
@@ -416,7 +514,9 @@ func Parse(text string) (*File, error) {
 		if slices.Contains(coreKeys, key) {
 			continue
 		}
-		if md.Type(key) != "Hash" {
+		// A table defined only through its subtables ([[extdisco.services]])
+		// has no type of its own.
+		if t := md.Type(key); t != "Hash" && t != "" {
 			return nil, fmt.Errorf("unknown key %q", key)
 		}
 		f.sections[key] = prim
@@ -535,6 +635,9 @@ func (f *File) validate() error {
 		return errors.New("http: timeouts must not be negative")
 	}
 	if err := c.S2S.validate(); err != nil {
+		return err
+	}
+	if err := c.TURN.validate(); err != nil {
 		return err
 	}
 	for _, d := range slices.Sorted(maps.Keys(c.Components)) {

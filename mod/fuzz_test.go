@@ -11,6 +11,7 @@ import (
 
 	"hearth/jid"
 	"hearth/mod"
+	"hearth/mod/extdisco"
 	"hearth/mod/internal/modtest"
 	"hearth/module"
 	"hearth/stanza"
@@ -25,7 +26,15 @@ func fuzzEnv(t *testing.T) *modtest.Env {
 	t.Helper()
 	e := modtest.New(t, fuzzDomain, memstore.New())
 	for _, def := range mod.All() {
-		e.Start(t, def, nil)
+		var configure func(any) error
+		if def == extdisco.Module {
+			// Without a service extdisco registers nothing to fuzz.
+			configure = func(cfg any) error {
+				cfg.(*extdisco.Config).Services = []extdisco.Service{{Type: "turn", Host: "turn." + fuzzDomain, Secret: "fuzz-secret"}}
+				return nil
+			}
+		}
+		e.Start(t, def, configure)
 	}
 	e.Freeze(t)
 	e.AddAccount(t, "alice")

@@ -9,6 +9,7 @@ import (
 	"hearth/mod/blocking"
 	"hearth/mod/carbons"
 	"hearth/mod/disco"
+	"hearth/mod/extdisco"
 	"hearth/mod/fast"
 	"hearth/mod/invite"
 	"hearth/mod/last"
@@ -48,6 +49,7 @@ func All() []*module.Definition {
 		push.Module,
 		fast.Module,
 		upload.Module,
+		extdisco.Module, // STUN/TURN for calls, from [turn] and [extdisco]
 		muc.Module,
 		proxy65.Module, // XEP-0065, off unless [proxy65] enabled
 		pep.Module,     // after roster, which it requires

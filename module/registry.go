@@ -71,8 +71,9 @@ type Settings struct {
 type Registry struct {
 	domain   string
 	settings Settings
-	http     HTTP    // nil without web listeners (module/http.go)
-	shared   *Shared // nil outside a server (module/shared.go)
+	http     HTTP             // nil without web listeners (module/http.go)
+	shared   *Shared          // nil outside a server (module/shared.go)
+	external ExternalServices // nil without [turn] (module/external.go)
 
 	mu       sync.Mutex
 	frozen   bool

@@ -76,6 +76,18 @@ func coreProblems(cfg *config.File) []error {
 			}
 		}
 	}
+	if t := cfg.TURN; t.Enabled {
+		for _, l := range []struct {
+			key   string
+			addrs []string
+		}{{"udp", t.UDP}, {"tcp", t.TCP}, {"tls", t.TLS}} {
+			for _, a := range l.addrs {
+				if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+					problems = append(problems, fmt.Errorf("turn.%s: %q is not an address (host:port, or :port for every interface)", l.key, a))
+				}
+			}
+		}
+	}
 	if _, err := s2sRoots(cfg.S2S.CAFile); err != nil {
 		problems = append(problems, err)
 	}
@@ -105,6 +117,13 @@ func decodeModules(cfg *config.File, mods []*module.Definition) ([]any, error) {
 		c, err := d.DecodeConfig(dec)
 		if err != nil {
 			return nil, &ConfigError{err}
+		}
+		// A module whose settings can be wrong on their own says so here,
+		// so that check-config finds it without starting the module.
+		if v, ok := c.(interface{ Validate() error }); ok {
+			if err := v.Validate(); err != nil {
+				return nil, &ConfigError{err}
+			}
 		}
 		configs[i] = c
 	}

@@ -119,6 +119,17 @@ func (s *Server) initMetrics() {
 		return
 	}
 	s.metrics = newMetrics(func() int { return s.router.SessionCount() })
+	if s.cfg.TURN.Enabled {
+		s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hearth_turn_allocations",
+			Help: "Relays open on the built-in TURN server.",
+		}, func() float64 {
+			if srv := s.turn.Load(); srv != nil {
+				return float64(srv.Allocations())
+			}
+			return 0
+		}))
+	}
 	s.store = &instrumentedStore{Store: s.store, m: s.metrics}
 }
 

@@ -158,6 +158,7 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 		{"auth", old.Auth, next.Auth},
 		{"stream_management", old.StreamManagement, next.StreamManagement},
 		{"log.format", old.Log.Format, next.Log.Format},
+		{"turn", old.TURN, next.TURN},
 	} {
 		res.NeedsRestart = append(res.NeedsRestart, diff(part.name, part.old, part.new)...)
 	}
@@ -246,8 +247,9 @@ func diff(name string, old, cur any) []string {
 		if reflect.DeepEqual(old, cur) || (isEmpty(a) && isEmpty(b)) {
 			return nil
 		}
-		if strings.HasPrefix(name, "storage.") {
-			// A DSN may hold a password: say what changed, not how.
+		if strings.HasPrefix(name, "storage.") || name == "turn.secret" {
+			// A DSN may hold a password, and a secret is one: say what
+			// changed, not how.
 			return []string{name + ": changed"}
 		}
 		return []string{fmt.Sprintf("%s: %v -> %v", name, show(a), show(b))}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hearth/certs"
@@ -28,6 +29,7 @@ import (
 	"hearth/storage"
 	"hearth/storage/sqlstore"
 	"hearth/stream"
+	"hearth/turn"
 )
 
 // Options adjust a server beyond its configuration file (tests).
@@ -65,6 +67,10 @@ type Server struct {
 	modConfigs []any                // their decoded sections, in the order of mods
 	modHosts   [][]*module.Host     // by module index, one per host
 	web        *httpd.Server        // nil without http/https listeners (http.go)
+	// turn is the built-in STUN/TURN server (turn.go), set by Listen when
+	// [turn] is enabled; turnSecret keys its credentials.
+	turn       atomic.Pointer[turn.Server]
+	turnSecret []byte
 	// fakeSecret keys the fake SCRAM salts of unknown users; it is kept
 	// in storage so that they stay the same across restarts and nodes.
 	fakeSecret []byte
@@ -130,6 +136,10 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 	s.router.SM.ResumeTimeout = time.Duration(cfg.StreamManagement.ResumeTimeout) * time.Second
 	s.router.SM.MaxUnacked = cfg.StreamManagement.MaxUnacked
 	if err := s.initHTTP(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.initTURN(); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -209,6 +219,9 @@ func (s *Server) startModules(mods []*module.Definition) error {
 		reg.SetSettings(module.Settings{SCRAMIterations: s.cfg.Auth.SCRAMIterations, DataDir: s.cfg.DataDir, MaxQueueBytes: s.cfg.Limits.MaxQueueSize, Admins: admins})
 		if s.web != nil {
 			reg.SetHTTP(s.web)
+		}
+		if s.cfg.TURN.Enabled {
+			reg.SetExternalServices(turnServices{s})
 		}
 		for i, d := range mods {
 			h := module.NewHost(s.ctx, d.Name, reg, s.router, s.store, s.logFor("modules"), &s.wg)
@@ -304,12 +317,27 @@ func (s *Server) Listen() error {
 			return err
 		}
 	}
+	if err := s.listenTURN(); err != nil {
+		s.closeListeners()
+		return err
+	}
 	return nil
 }
 
 // Addrs returns the bound addresses of the listeners of kind ("c2s",
-// "c2s_tls", "s2s", "s2s_tls", "component", "metrics", "http", "https").
+// "c2s_tls", "s2s", "s2s_tls", "component", "metrics", "http", "https",
+// and those of the built-in TURN server, "turn_udp", "turn_tcp" and
+// "turn_tls").
 func (s *Server) Addrs(kind string) []string {
+	if transport, ok := strings.CutPrefix(kind, "turn_"); ok {
+		var out []string
+		if srv := s.turn.Load(); srv != nil {
+			for _, a := range srv.Addrs(transport) {
+				out = append(out, a.String())
+			}
+		}
+		return out
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
@@ -340,6 +368,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.live.mu.Lock()
 	s.runCerts(lns)
 	s.live.mu.Unlock()
+	if srv := s.turn.Load(); srv != nil {
+		if err := srv.Start(); err != nil {
+			// Nothing to advertise then: extdisco lists what is running.
+			s.turn.Store(nil)
+			s.log.Error("the TURN server did not start", "err", err)
+		}
+	}
 	for _, l := range lns {
 		switch l.kind {
 		case "metrics":
@@ -473,6 +508,9 @@ func (h throttledHost) Credentials(ctx context.Context, username string) (sasl.C
 func (s *Server) Shutdown() {
 	s.stopMetrics()
 	s.closeListeners()
+	if srv := s.turn.Load(); srv != nil {
+		srv.Close()
+	}
 	s.stopHTTP()
 	s.router.Shutdown(&stanza.StreamError{Condition: "system-shutdown"})
 	if s.s2s != nil {
@@ -497,6 +535,9 @@ func (s *Server) closeListeners() {
 // or when Listen/Serve were never called.
 func (s *Server) Close() error {
 	s.cancel()
+	if srv := s.turn.Load(); srv != nil {
+		srv.Close()
+	}
 	if s.ownStore && s.store != nil {
 		return s.store.Close()
 	}

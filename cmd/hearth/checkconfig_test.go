@@ -171,6 +171,11 @@ func TestCheckConfigProblems(t *testing.T) {
 		{"bad value in a module section", "[registration]\nmode = 7\n", []string{"registration"}},
 		{"missing certificate", "[tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n", []string{"/nonexistent/cert.pem"}},
 		{"host missing from the certificate folder", "hosts = [\"example.org\", \"example.net\"]\n[tls]\ndir = \"" + filepath.Join(dir, "certs") + "\"\n", []string{"no certificate for example.net"}},
+		{"bad turn address", "[turn]\nenabled = true\nudp = [\"3478\"]\n", []string{`turn.udp: "3478"`}},
+		{"bad turn port range", "[turn]\nenabled = true\nmin_port = 60000\nmax_port = 50000\n", []string{"turn.min_port"}},
+		{"IPv6 relay bind", "[turn]\nrelay_bind = \"::\"\n", []string{"turn.relay_bind"}},
+		{"bad denied peer", "[turn]\ndenied_peers = [\"10.0.0.1\"]\n", []string{"turn.denied_peers"}},
+		{"bad extdisco service", "[[extdisco.services]]\ntype = \"ftp\"\nhost = \"x\"\n", []string{"extdisco.services[0].type"}},
 		{"several problems, each reported", "[listen]\nc2s = [\"5222\"]\nmetrics = [\"localhost:http-ish\"]\n[log]\ntrace = [\"example.org\"]\n[tls]\ncert = \"/nonexistent/cert.pem\"\nkey = \"/nonexistent/key.pem\"\n",
 			[]string{`listen.c2s: "5222"`, `listen.metrics: "localhost:http-ish"`, `log.trace: "example.org"`, "/nonexistent/cert.pem", "4 problems"}},
 	}

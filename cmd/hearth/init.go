@@ -55,6 +55,9 @@ type initPorts struct {
 	// by the direct-TLS listener.
 	ACMEHTTP int
 	ExtraTLS int // 443 with tls-alpn-01, else 0
+	// TURN and TURNS are the STUN/TURN ports for calls (3478, also on
+	// UDP, and 5349 with TLS); only their TCP side can be probed.
+	TURN, TURNS int
 }
 
 func cmdInit(args []string, stdout, stderr io.Writer) error {
@@ -96,7 +99,7 @@ func runInit(args []string, stdout, stderr io.Writer, env initEnv) error {
 		return usageError{fmt.Errorf("init: %s exists; move it away or pass -force", path)}
 	}
 
-	ports := initPorts{C2S: 5222, C2STLS: 5223, S2S: 5269, HTTPS: 5281, ACMEHTTP: 80}
+	ports := initPorts{C2S: 5222, C2STLS: 5223, S2S: 5269, HTTPS: 5281, ACMEHTTP: 80, TURN: 3478, TURNS: 5349}
 	if ln, err := env.listen(":80"); err != nil {
 		// Port 80 is taken (a web server) or not ours to bind: answer
 		// tls-alpn-01 on 443 with the direct-TLS listener instead.
@@ -201,6 +204,17 @@ mode = "invite"
 # [proxy65]
 # enabled = true
 # listen = [":5000"]
+
+[turn]
+# Audio and video calls: a STUN/TURN server relays the calls of apps that
+# cannot reach each other directly (phones on mobile data, most home
+# networks). Apps find it, with credentials, on their own (XEP-0215).
+# Open or forward to this machine: UDP and TCP {{.Ports.TURN}}, TCP {{.Ports.TURNS}} (TLS) and
+# the UDP relay ports 49152-65535.
+enabled = true
+# relay_address = "203.0.113.7"  # the public IPv4 address, when {{.Domain}} does not resolve to it
+# min_port = 49152               # the relay port range
+# max_port = 65535
 
 [contact]                        # XEP-0157 addresses shown to clients and other servers
 # admin = ["xmpp:admin@{{.Domain}}"]
@@ -308,7 +322,7 @@ func lookup(ctx context.Context, env initEnv, r dnsRecord, domain string) (bool,
 // that does not loop back, a failure may be a false alarm: test from
 // outside then). It returns the ports that failed.
 func checkPorts(ctx context.Context, w io.Writer, env initEnv, domain string, ports initPorts) []int {
-	list := []int{ports.C2S, ports.C2STLS, ports.S2S, ports.HTTPS}
+	list := []int{ports.C2S, ports.C2STLS, ports.S2S, ports.HTTPS, ports.TURN, ports.TURNS}
 	if ports.ExtraTLS != 0 {
 		list = append(list, ports.ExtraTLS)
 	}
@@ -341,6 +355,7 @@ func checkPorts(ctx context.Context, w io.Writer, env initEnv, domain string, po
 			failed = append(failed, p)
 		}
 	}
+	fmt.Fprintf(w, "  (calls also need UDP %d and the UDP relay ports 49152-65535: UDP cannot be tested from here, forward them too)\n", ports.TURN)
 	return failed
 }
 

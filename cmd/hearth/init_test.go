@@ -114,7 +114,7 @@ func TestInitNothingConfiguredYet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`hosts = ["chat.example.org"]`, `challenge = "http-01"`, `http = ":80"`, `email = "me@example.org"`, "enabled = true", `s2s = [":5269"]`, `https = [":5281"]`, "group chats at muc.chat.example.org"} {
+	for _, want := range []string{`hosts = ["chat.example.org"]`, `challenge = "http-01"`, `http = ":80"`, `email = "me@example.org"`, "enabled = true", `s2s = [":5269"]`, `https = [":5281"]`, "group chats at muc.chat.example.org", "[turn]"} {
 		if !strings.Contains(string(conf), want) {
 			t.Errorf("config lacks %q\n%s", want, conf)
 		}
@@ -158,6 +158,9 @@ func TestInitAllGoodButOnePort(t *testing.T) {
 		"ok       5222",
 		"ok       443",
 		"FAIL     5223: not reachable at 127.0.0.1:5223",
+		"ok       3478",
+		"ok       5349",
+		"UDP relay ports 49152-65535",
 		"Make the ports marked FAIL reachable",
 	} {
 		if !strings.Contains(text, want) {
