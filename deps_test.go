@@ -33,7 +33,8 @@ var allowedImports = map[string][]string{
 	"turn":      {},
 	"webstream": {"stanza"},
 	// s2s knows the router only through its own small Router interface.
-	"s2s":            {"jid", "stanza"},
+	"s2s":            {"jid", "stanza", "internal/rate"},
+	"internal/rate":  {},
 	"certs":          {"config"},
 	"certs/acmetest": {},
 	// dump reads and writes per-user data through the exported API of the

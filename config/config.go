@@ -355,6 +355,26 @@ type S2S struct {
 	ConnectTimeout int    `toml:"connect_timeout"` // seconds to set up an outbound stream, default 30
 	IdleTimeout    int    `toml:"idle_timeout"`    // seconds without stanzas before a stream is closed, default 600
 	QueueLimit     int    `toml:"queue_limit"`     // stanzas waiting per remote domain while connecting, default 1000
+
+	// Limits on other servers' inbound streams, so that one hostile or
+	// broken peer can neither flood hearth nor starve the others; 0
+	// turns one off. Rates are per remote domain, summed over its
+	// streams; past them its streams are read more slowly.
+	MaxStanzaSize    int `toml:"max_stanza_size"`    // bytes, default 524288
+	StreamsPerIP     int `toml:"streams_per_ip"`     // inbound streams at once from one IP address, default 64
+	StreamsPerDomain int `toml:"streams_per_domain"` // inbound streams at once authenticated for one domain, default 16
+	BytesPerSecond   int `toml:"bytes_per_second"`   // per remote domain, default 1048576
+	BurstBytes       int `toml:"burst_bytes"`        // default 8388608
+	StanzasPerSecond int `toml:"stanzas_per_second"` // per remote domain, default 500
+	BurstStanzas     int `toml:"burst_stanzas"`      // default 5000
+}
+
+// preset sets the defaults of the federation limits for which 0 means off.
+func (s *S2S) preset() {
+	s.MaxStanzaSize = 512 << 10
+	s.StreamsPerIP, s.StreamsPerDomain = 64, 16
+	s.BytesPerSecond, s.BurstBytes = 1<<20, 8<<20
+	s.StanzasPerSecond, s.BurstStanzas = 500, 5000
 }
 
 // ValidCertsRequired is RequireValidCerts with its default.
@@ -374,6 +394,7 @@ func Default() *File {
 	f := &File{sections: map[string]toml.Primitive{}}
 	f.Limits.presetLimits()
 	f.TURN.preset()
+	f.S2S.preset()
 	// Without a file, the web services are on too: file upload,
 	// WebSocket and BOSH work out of the box, as clients expect.
 	f.Listen.HTTPS = []string{":5281"}
@@ -503,6 +524,7 @@ func Parse(text string) (*File, error) {
 	f := &File{sections: map[string]toml.Primitive{}}
 	f.Limits.presetLimits()
 	f.TURN.preset()
+	f.S2S.preset()
 	f.TLS.Watch = Duration(time.Minute)
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(text, &top)
@@ -717,7 +739,10 @@ func (s *S2S) validate() error {
 	for _, v := range []struct {
 		key string
 		n   int
-	}{{"connect_timeout", s.ConnectTimeout}, {"idle_timeout", s.IdleTimeout}, {"queue_limit", s.QueueLimit}} {
+	}{{"connect_timeout", s.ConnectTimeout}, {"idle_timeout", s.IdleTimeout}, {"queue_limit", s.QueueLimit},
+		{"max_stanza_size", s.MaxStanzaSize}, {"streams_per_ip", s.StreamsPerIP}, {"streams_per_domain", s.StreamsPerDomain},
+		{"bytes_per_second", s.BytesPerSecond}, {"burst_bytes", s.BurstBytes},
+		{"stanzas_per_second", s.StanzasPerSecond}, {"burst_stanzas", s.BurstStanzas}} {
 		if v.n < 0 {
 			return fmt.Errorf("s2s.%s: %d is negative", v.key, v.n)
 		}

@@ -32,8 +32,11 @@ type inbound struct {
 	sasl    bool   // SASL EXTERNAL succeeded for 'from'
 
 	mu        sync.Mutex
-	authed    map[string]bool // remote domains the stream may send from
+	authed    map[string]bool // remote domains the stream may send from, each counted by p.lim
 	verifying int             // dialback verifications under way
+	ended     bool            // serve returned: no domain may be authenticated any more
+
+	lastOffset int64 // input offset after the previous stanza (rate limits)
 }
 
 // maxVerifying bounds the dialback verifications one inbound stream may
@@ -56,6 +59,12 @@ func (p *Pool) serveInbound(nc net.Conn, directTLS bool) {
 		p.mu.Lock()
 		delete(p.in, in)
 		p.mu.Unlock()
+		in.mu.Lock()
+		in.ended = true
+		for d := range in.authed {
+			p.lim.removeStream(d)
+		}
+		in.mu.Unlock()
 	}()
 	nc.SetDeadline(time.Now().Add(p.cfg.ConnectTimeout))
 	if directTLS {
@@ -261,13 +270,13 @@ func (in *inbound) external(el *stanza.Element) error {
 		in.log.Debug("sasl external refused", "from", authzid, "err", err)
 		return fail("not-authorized")
 	}
+	if err := in.authenticate(authzid); err != nil {
+		return err
+	}
 	if err := in.w.writeElement(stanza.New(NSSASL, "success")); err != nil {
 		return err
 	}
 	in.sasl = true
-	in.mu.Lock()
-	in.authed[authzid] = true
-	in.mu.Unlock()
 	in.log.Debug("inbound stream authenticated", "from", authzid, "method", "sasl-external")
 	in.header = false
 	return in.open()
@@ -332,10 +341,10 @@ func (in *inbound) verify(from, to, key string) {
 	case err != nil:
 		in.log.Info("dialback verification failed", "from", from, "err", err)
 		reply.Set("type", "error").Append((&stanza.Error{Type: stanza.Cancel, Condition: "remote-server-not-found"}).ElementIn(stanza.NSServer))
+	case ok && in.authenticate(from) != nil:
+		reply.Set("type", "error").Append((&stanza.Error{Type: stanza.Wait, Condition: "resource-constraint",
+			Text: "too many streams from " + from}).ElementIn(stanza.NSServer))
 	case ok:
-		in.mu.Lock()
-		in.authed[from] = true
-		in.mu.Unlock()
 		in.log.Debug("inbound stream authenticated", "from", from, "method", "dialback")
 		reply.Set("type", "valid")
 	default:
@@ -343,6 +352,40 @@ func (in *inbound) verify(from, to, key string) {
 		reply.Set("type", "invalid")
 	}
 	in.w.writeElement(reply)
+}
+
+// authenticate lets the stream carry stanzas from domain, unless domain
+// has too many streams already (InboundLimits.StreamsPerDomain).
+func (in *inbound) authenticate(domain string) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.authed[domain] {
+		return nil
+	}
+	if in.ended || !in.p.lim.addStream(domain) {
+		in.log.Info("inbound stream refused: too many streams from its domain", "from", domain)
+		return &stanza.StreamError{Condition: "policy-violation", Text: "too many streams from " + domain}
+	}
+	in.authed[domain] = true
+	return nil
+}
+
+// throttle charges a stanza from domain to the domain's buckets and
+// stops reading this stream while they are in debt.
+func (in *inbound) throttle(domain string) {
+	off := in.w.dec.InputOffset()
+	n := off - in.lastOffset
+	in.lastOffset = off
+	d := in.p.lim.charge(domain, int(n))
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-in.p.ctx.Done():
+	}
 }
 
 // stanza checks the addresses of a stanza from the peer and routes it
@@ -373,6 +416,7 @@ func (in *inbound) stanza(el *stanza.Element) error {
 	if !ok {
 		return &stanza.StreamError{Condition: "invalid-from"}
 	}
+	in.throttle(from.Domain())
 	if err := in.p.cfg.Router.Route(in.p.ctx, toNS(el, stanza.NSServer, stanza.NSClient)); err != nil {
 		in.log.Debug("inbound stanza not routed", "err", err)
 	}

@@ -87,6 +87,9 @@ type Config struct {
 	MaxQueueBytes int
 	// Limits bound incoming stanzas.
 	Limits stanza.Limits
+	// Inbound bounds the streams and traffic of remote servers, per IP
+	// and per domain (SetInboundLimits changes them).
+	Inbound InboundLimits
 	// DialbackSecret keys the dialback keys this server issues (XEP-0185).
 	// It must be the same on every node serving the same domains.
 	DialbackSecret []byte
@@ -134,6 +137,8 @@ type Pool struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the Pool started
 
+	lim *limiter
+
 	mu     sync.Mutex
 	static map[string]string
 	out    map[pair]*outbound
@@ -150,12 +155,17 @@ type pair struct{ local, remote string }
 func New(cfg Config) *Pool {
 	cfg.defaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Pool{cfg: cfg, ctx: ctx, cancel: cancel, static: map[string]string{}, out: map[pair]*outbound{}, in: map[*inbound]struct{}{}}
+	p := &Pool{cfg: cfg, ctx: ctx, cancel: cancel, static: map[string]string{}, out: map[pair]*outbound{}, in: map[*inbound]struct{}{},
+		lim: newLimiter(cfg.Inbound)}
 	for d, a := range cfg.Static {
 		p.static[normalizeDomain(d)] = a
 	}
 	return p
 }
+
+// SetInboundLimits changes the limits on remote servers' streams;
+// streams already open stay open.
+func (p *Pool) SetInboundLimits(l InboundLimits) { p.lim.set(l) }
 
 // Pin makes domain resolve to addr ("host:port" of its STARTTLS s2s
 // listener) from now on, bypassing DNS, as the Static setting does.
@@ -237,7 +247,14 @@ func (p *Pool) Serve(ln net.Listener, directTLS bool) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
+		release, ok := p.lim.admitIP(nc.RemoteAddr())
+		if !ok {
+			p.cfg.Log.Debug("s2s connection refused: too many streams from its address", "remote_addr", nc.RemoteAddr().String())
+			nc.Close()
+			continue
+		}
 		if !p.track() {
+			release()
 			nc.Close()
 			return
 		}
@@ -250,6 +267,7 @@ func (p *Pool) Serve(ln net.Listener, directTLS bool) {
 		}
 		go func() {
 			defer p.wg.Done()
+			defer release()
 			p.serveInbound(nc, directTLS)
 		}()
 	}

@@ -142,6 +142,16 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	}
 	res.Applied = append(res.Applied, diff("limits", old.Limits, next.Limits)...)
 	applied.Limits = next.Limits
+	// [s2s]: the limits on other servers' streams apply at once; the
+	// rest (certificates, timeouts, static routes) at the next start.
+	oldS2S, nextS2S := old.S2S, next.S2S
+	if s.s2s != nil {
+		oldLim, oldRest := splitS2S(old.S2S)
+		nextLim, nextRest := splitS2S(next.S2S)
+		res.Applied = append(res.Applied, diff("s2s", oldLim, nextLim)...)
+		applied.S2S = joinS2S(nextLim, oldRest)
+		oldS2S, nextS2S = oldRest, nextRest
+	}
 	logApplied := diff("log", config.Log{Level: old.Log.Level, Levels: old.Log.Levels, Trace: old.Log.Trace},
 		config.Log{Level: next.Log.Level, Levels: next.Log.Levels, Trace: next.Log.Trace})
 	res.Applied = append(res.Applied, logApplied...)
@@ -159,6 +169,7 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 		{"stream_management", old.StreamManagement, next.StreamManagement},
 		{"log.format", old.Log.Format, next.Log.Format},
 		{"turn", old.TURN, next.TURN},
+		{"s2s", oldS2S, nextS2S},
 	} {
 		res.NeedsRestart = append(res.NeedsRestart, diff(part.name, part.old, part.new)...)
 	}
@@ -179,6 +190,9 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	s.cfg = &applied
 	s.throttle.set(applied.Limits.AuthFailuresPerIP, time.Duration(applied.Limits.AuthFailureWindow)*time.Second)
 	s.connLimit.set(applied.Limits)
+	if s.s2s != nil {
+		s.s2s.SetInboundLimits(s2sInboundLimits(applied.S2S))
+	}
 	if len(logApplied) > 0 && !setLevels(s.rootLog, applied.Log) {
 		res.NeedsRestart = append(res.NeedsRestart, "log: levels of a logger hearth did not make")
 	}
@@ -208,6 +222,26 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	}
 	s.log.Info("configuration reloaded", "file", path, "applied", len(res.Applied), "needs_restart", len(res.NeedsRestart))
 	return res, nil
+}
+
+// splitS2S splits [s2s] into the limits on other servers' streams,
+// which a reload applies, and the rest, which needs a restart.
+func splitS2S(c config.S2S) (limits, rest config.S2S) {
+	limits = config.S2S{
+		StreamsPerIP: c.StreamsPerIP, StreamsPerDomain: c.StreamsPerDomain,
+		BytesPerSecond: c.BytesPerSecond, BurstBytes: c.BurstBytes,
+		StanzasPerSecond: c.StanzasPerSecond, BurstStanzas: c.BurstStanzas,
+	}
+	rest = joinS2S(config.S2S{}, c)
+	return limits, rest
+}
+
+// joinS2S returns rest with the limits of limits (see splitS2S).
+func joinS2S(limits, rest config.S2S) config.S2S {
+	rest.StreamsPerIP, rest.StreamsPerDomain = limits.StreamsPerIP, limits.StreamsPerDomain
+	rest.BytesPerSecond, rest.BurstBytes = limits.BytesPerSecond, limits.BurstBytes
+	rest.StanzasPerSecond, rest.BurstStanzas = limits.StanzasPerSecond, limits.BurstStanzas
+	return rest
 }
 
 // reloadModule gives module i its new configuration on every host. A

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"hearth/config"
 	"hearth/jid"
 	"hearth/s2s"
 	"hearth/stanza"
@@ -68,7 +69,8 @@ func (s *Server) initS2S() error {
 		IdleTimeout:       time.Duration(c.IdleTimeout) * time.Second,
 		QueueLimit:        c.QueueLimit,
 		MaxQueueBytes:     lim.MaxQueueSize,
-		Limits:            stanza.Limits{MaxStanzaBytes: lim.MaxStanzaSize, MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Limits:            stanza.Limits{MaxStanzaBytes: c.MaxStanzaSize, MaxDepth: lim.MaxDepth, MaxAttrs: lim.MaxAttributes},
+		Inbound:           s2sInboundLimits(c),
 		DialbackSecret:    secret,
 		Log:               s.logFor("s2s"),
 		Metrics:           m,
@@ -88,6 +90,15 @@ func (s *Server) initS2S() error {
 		}
 	}
 	return nil
+}
+
+// s2sInboundLimits are the [s2s] limits on other servers' streams.
+func s2sInboundLimits(c config.S2S) s2s.InboundLimits {
+	return s2s.InboundLimits{
+		StreamsPerIP: c.StreamsPerIP, StreamsPerDomain: c.StreamsPerDomain,
+		BytesPerSecond: c.BytesPerSecond, BurstBytes: c.BurstBytes,
+		StanzasPerSecond: c.StanzasPerSecond, BurstStanzas: c.BurstStanzas,
+	}
 }
 
 // S2S returns the pool of server-side streams (federation, components),
