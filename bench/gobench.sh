@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/gobench.sh — runs hearth's Go benchmarks of the hot paths and
 # writes docs/bench.md with benchstat (issue 10): decode, encode, JID
-# parse, SASL, local chat route, presence broadcast, MUC fan-out at
+# parse, SASL, local chat route, presence broadcast, a whole login
+# (TLS, SCRAM, bind, roster, presence, close), MUC fan-out at
 # 10/100/1000 occupants, MAM append and query.
 #
 #   bench/gobench.sh            # COUNT=5 runs of each
@@ -17,6 +18,7 @@ run ./stanza -bench 'Decode|Encode' -benchtime 1s
 run ./jid -bench 'Parse$|String' -benchtime 1s
 run ./sasl -bench 'SCRAMSHA256|PLAIN' -benchtime 1s
 run ./server -bench 'LocalChat|PresenceBroadcast' -benchtime 2s
+run ./server -bench 'Login' -benchtime 300x
 run ./server -bench 'MUCBroadcast/occupants=(10|100)$' -benchtime 2s
 run ./server -bench 'MUCBroadcast/occupants=1000$' -benchtime 20x
 run ./storage/sqlstore -bench 'ArchiveAppendParallel/sqlite|ArchiveQuery/sqlite' -benchtime 1s

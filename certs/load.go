@@ -24,6 +24,11 @@ import (
 // it read, for a Watcher.
 func Load(cfg config.Config) (*Store, []Pair, error) {
 	s := NewStore(cfg.Hosts[0])
+	curves, err := cfg.TLS.CurveIDs()
+	if err != nil {
+		return nil, nil, err
+	}
+	s.SetCurves(curves)
 	var pairs []Pair
 	for _, h := range cfg.Hosts {
 		var p Pair

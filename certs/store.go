@@ -23,6 +23,7 @@ const ALPNACME = "acme-tls/1"
 // connections keep the one they negotiated.
 type Store struct {
 	fallback  string
+	curves    []tls.CurveID // nil: Go's defaults
 	certs     atomic.Pointer[map[string]*tls.Certificate]
 	challenge atomic.Pointer[map[string]*tls.Certificate] // tls-alpn-01, by domain
 	mu        sync.Mutex                                  // serializes writers of both maps
@@ -98,8 +99,13 @@ func (s *Store) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, er
 	return nil, errors.New("certs: no certificate for " + name)
 }
 
+// SetCurves sets the key exchange groups of the configurations TLSConfig
+// returns from now on (nil: Go's defaults, post-quantum hybrids included).
+func (s *Store) SetCurves(ids []tls.CurveID) { s.curves = ids }
+
 // TLSConfig returns a server TLS configuration: TLS 1.2 or later, modern
-// AEAD cipher suites only for TLS 1.2, certificates by SNI from the store.
+// AEAD cipher suites only for TLS 1.2, the key exchange groups of
+// SetCurves, certificates by SNI from the store.
 // alpn lists the application protocols; when it is not empty, acme-tls/1
 // is added so that the listener can answer tls-alpn-01 challenges (a
 // listener without ALPN, such as STARTTLS, must not require it of its
@@ -109,9 +115,10 @@ func (s *Store) TLSConfig(alpn ...string) *tls.Config {
 		alpn = append(slices.Clone(alpn), ALPNACME)
 	}
 	return &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		GetCertificate: s.GetCertificate,
-		NextProtos:     alpn,
+		MinVersion:       tls.VersionTLS12,
+		GetCertificate:   s.GetCertificate,
+		NextProtos:       alpn,
+		CurvePreferences: slices.Clone(s.curves),
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -111,6 +112,44 @@ type TLS struct {
 	// checked for changes, e.g. a certbot renewal, and reloaded without
 	// dropping sessions; default "1m", "0" turns it off.
 	Watch Duration `toml:"watch"`
+	// Curves are the TLS key exchange groups hearth accepts; empty (the
+	// default) means Go's defaults, which include the post-quantum hybrids
+	// (X25519MLKEM768 first). Of the groups a client offers a key share
+	// for, a hybrid is chosen before a classical curve. Naming only
+	// classical curves (["X25519", "P-256"]) saves about a third of a TLS
+	// handshake's CPU but leaves recorded traffic open to decryption by a
+	// future quantum computer (docs/performance.md). Names:
+	// X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, X25519,
+	// P-256, P-384, P-521. A restart applies a change.
+	Curves []string `toml:"curves"`
+}
+
+// tlsCurves names the key exchange groups tls.curves may list.
+var tlsCurves = map[string]tls.CurveID{
+	"X25519MLKEM768":     tls.X25519MLKEM768,
+	"SecP256r1MLKEM768":  tls.SecP256r1MLKEM768,
+	"SecP384r1MLKEM1024": tls.SecP384r1MLKEM1024,
+	"X25519":             tls.X25519,
+	"P-256":              tls.CurveP256,
+	"P-384":              tls.CurveP384,
+	"P-521":              tls.CurveP521,
+}
+
+// CurveIDs returns the groups of Curves in order, or nil for Go's
+// defaults. An unknown or repeated name is an error.
+func (t TLS) CurveIDs() ([]tls.CurveID, error) {
+	var ids []tls.CurveID
+	for _, name := range t.Curves {
+		id, ok := tlsCurves[name]
+		if !ok {
+			return nil, fmt.Errorf("tls.curves: unknown group %q (X25519MLKEM768, SecP256r1MLKEM768, SecP384r1MLKEM1024, X25519, P-256, P-384, P-521)", name)
+		}
+		if slices.Contains(ids, id) {
+			return nil, fmt.Errorf("tls.curves: %q named twice", name)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 // ACME configures automatic certificates (RFC 8555) for every served
@@ -601,6 +640,9 @@ func (f *File) validate() error {
 	}
 	if l.MaxDepth < 0 || l.MaxAttributes < 0 {
 		return errors.New("limits.max_depth and limits.max_attributes must be positive (0: the default, 64)")
+	}
+	if _, err := c.TLS.CurveIDs(); err != nil {
+		return err
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls: cert and key must be given together")

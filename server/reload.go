@@ -137,6 +137,9 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 	applied := *old // the running configuration, with what is applied
 	applied.Path = path
 	applied.TLS = next.TLS
+	// The TLS configurations are made once (session tickets survive
+	// reloads): their key exchange groups wait for a restart.
+	applied.TLS.Curves = old.TLS.Curves
 	if loaded != nil {
 		res.Applied = append(res.Applied, "tls: certificates reloaded"+certChanges(s.certs, loaded, old.Hosts))
 	}
@@ -170,6 +173,7 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 		{"log.format", old.Log.Format, next.Log.Format},
 		{"turn", old.TURN, next.TURN},
 		{"s2s", oldS2S, nextS2S},
+		{"tls.curves", old.TLS.Curves, next.TLS.Curves},
 	} {
 		res.NeedsRestart = append(res.NeedsRestart, diff(part.name, part.old, part.new)...)
 	}

@@ -307,12 +307,15 @@ func checkClientStanza(c *Conn, el *stanza.Element) (jid.JID, error) {
 // negotiation is the state of a client stream before its resource is
 // bound: one method per step of RFC 6120 §4-§7.
 type negotiation struct {
-	cfg      *C2SConfig
-	c        *Conn
-	log      *slog.Logger
-	host     VHost
-	tlsConn  *tls.Conn
-	header   bool // our stream header has been sent
+	cfg     *C2SConfig
+	c       *Conn
+	log     *slog.Logger
+	host    VHost
+	tlsConn *tls.Conn
+	header  bool // our stream header has been sent (or is pending)
+	// pending is our stream header while it waits to go out with the
+	// stream features, in one write.
+	pending  []byte
 	bare     jid.JID
 	failures int
 	// noRestart: SASL2 succeeded without binding, and the features
@@ -376,9 +379,9 @@ func (n *negotiation) open() error {
 	if n.c.domain == "" {
 		reply.From = ""
 	}
-	if err := n.write(stanza.AppendStreamHeader(nil, reply, true)); err != nil {
-		return err
-	}
+	// The header goes out with the features that follow it, in one
+	// write (one TLS record, one segment): next flushes it before any read.
+	n.pending = stanza.AppendStreamHeader(n.pending[:0], reply, true)
 	n.header = true
 	switch {
 	case h.StreamNS != stanza.NSStream || h.Local != "stream":
@@ -402,9 +405,22 @@ func (n *negotiation) open() error {
 	return nil
 }
 
+// write writes b, after our stream header when that is still pending.
 func (n *negotiation) write(b []byte) error {
+	if len(n.pending) > 0 {
+		b = append(n.pending, b...)
+		n.pending = nil
+	}
 	_, err := n.c.nc.Write(b)
 	return err
+}
+
+// flush writes the pending stream header, if any.
+func (n *negotiation) flush() error {
+	if len(n.pending) == 0 {
+		return nil
+	}
+	return n.write(nil)
 }
 
 func (n *negotiation) send(el *stanza.Element) error {
@@ -419,6 +435,8 @@ func (n *negotiation) fail(err error) {
 		if !n.header {
 			out = stanza.AppendStreamHeader(out, stanza.StreamHeader{From: n.c.domain, ID: stanza.NewID(), Version: "1.0", DefaultNS: stanza.NSClient}, true)
 		}
+		out = append(n.pending, out...)
+		n.pending = nil
 		out = stanza.Append(out, se.Element(), stanza.NSClient)
 		out = append(out, "</stream:stream>"...)
 		n.c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
@@ -433,6 +451,9 @@ func (n *negotiation) fail(err error) {
 // next reads the next top-level element during negotiation. A closing
 // stream tag from the peer ends negotiation.
 func (n *negotiation) next() (*stanza.Element, error) {
+	if err := n.flush(); err != nil {
+		return nil, err
+	}
 	el, err := n.c.dec.Next()
 	if err != nil {
 		if errors.Is(err, stanza.ErrStreamEnd) {

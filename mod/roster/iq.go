@@ -43,12 +43,17 @@ func (r *rosterIQ) get(ctx context.Context, req module.IQRequest) (*stanza.Eleme
 	if req.Session != nil {
 		interestKey.Set(req.Session, interest{versioned: versioned})
 	}
-	ver, err := version(ctx, r.h, owner)
-	if err != nil {
-		return nil, err
-	}
-	if versioned && clientVer == ver {
-		return nil, nil
+	// Only a versioned request needs the version: the others are spared
+	// a storage read (one of a login's few).
+	var ver string
+	if versioned {
+		var err error
+		if ver, err = version(ctx, r.h, owner); err != nil {
+			return nil, err
+		}
+		if clientVer == ver {
+			return nil, nil
+		}
 	}
 	items, err := Items(ctx, r.h, owner)
 	if err != nil {
