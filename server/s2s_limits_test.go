@@ -247,3 +247,54 @@ func TestS2SLimitsReload(t *testing.T) {
 		t.Errorf("a second stream after the reload: %s", el)
 	}
 }
+
+// TestS2SAuthDeadline: a stream that does not authenticate within
+// connect_timeout is cut with connection-timeout.
+func TestS2SAuthDeadline(t *testing.T) {
+	t.Parallel()
+	b := fedServer(t, "b.example", nil, "connect_timeout = 1\n")
+	nc, err := net.DialTimeout("tcp", b.Addrs("s2s")[0], xmpptest.Timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(xmpptest.Timeout))
+	p := &s2sPeer{t: t, nc: nc, dec: stanza.NewDecoder(nc, stanza.Limits{})}
+	start := time.Now()
+	p.open("x.example", "b.example")
+	p.expectStreamError("connection-timeout")
+	if d := time.Since(start); d < 900*time.Millisecond || d > 4*time.Second {
+		t.Errorf("unauthenticated stream cut after %v, want about 1s", d)
+	}
+}
+
+// TestS2SQueueLimitBounces: while the stream to a domain is being set
+// up, queue_limit stanzas wait; more bounce at once with
+// resource-constraint, and the waiting ones with remote-server-timeout
+// when the set-up fails.
+func TestS2SQueueLimitBounces(t *testing.T) {
+	t.Parallel()
+	mute, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never speaks
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mute.Close() })
+	a := fedServer(t, "a.example", nil, fmt.Sprintf("connect_timeout = 2\nqueue_limit = 2\nstatic = { \"mute.example\" = %q }\n", mute.Addr()))
+	a.AddUser(t, "alice", "pw-alice-1")
+	alice := a.LoginAvailable(t, "alice", "pw-alice-1", "laptop")
+	for i := range 4 {
+		alice.Send(fmt.Sprintf("<message to='x@mute.example' type='chat' id='q%d'><body>x</body></message>", i))
+	}
+	got := map[string]string{}
+	for range 4 {
+		e := alice.Expect("a bounce", isMessageFrom("x@mute.example"))
+		if e.Get("type") != "error" {
+			t.Fatalf("not an error: %s", e)
+		}
+		got[e.Get("id")] = stanza.ParseError(e).Condition
+	}
+	want := map[string]string{"q0": "remote-server-timeout", "q1": "remote-server-timeout", "q2": "resource-constraint", "q3": "resource-constraint"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("bounces %v, want %v", got, want)
+	}
+}
