@@ -114,10 +114,8 @@ def main():
         mark = "—" if met is None else ("yes" if met else "**no**")
         out.append(f"| {title} | {fmt(h)} | {fmt(p)} | {fmt(e)} | {text} | {mark} |")
     out.append("")
-<<<<<<< HEAD
     if len(sys.argv) > 2:
         out.extend(referee(load(sys.argv[2]), servers))
-=======
     out.append("Notes:")
     out.append("")
     out.append("- TLS key exchange: `bench/hearth.toml` sets `[tls] curves = [\"X25519\", \"P-256\"]`, classical "
@@ -127,7 +125,6 @@ def main():
                "encapsulation, SHA-3): a deliberate security default, since recorded traffic stays safe from a "
                "future quantum computer. The certificate is ECDSA P-256 (as hearth's self-signed and ACME ones are).")
     out.append("")
->>>>>>> perflogin
     errs = [r for r in rows if r.get("error")]
     if errs:
         out.append("Scenarios that failed (their figures are left out):")
