@@ -510,9 +510,11 @@ func (n *negotiation) offerTLS(ctx context.Context) error {
 		return err
 	}
 	tc := tls.Server(n.c.nc, n.cfg.TLS)
-	hsCtx, cancel := context.WithTimeout(ctx, n.cfg.NegotiationTimeout)
-	defer cancel()
-	if err := tc.HandshakeContext(hsCtx); err != nil {
+	// The connection's negotiation deadline bounds the handshake, and
+	// a server shutting down cuts it (startC2S): a context with a
+	// timeout of its own would add a timer per login that, stopped,
+	// stays in the timer heap until it would have fired.
+	if err := tc.Handshake(); err != nil {
 		n.log.Debug("tls handshake failed", "err", err)
 		return io.EOF // nothing more can be said on this connection
 	}
