@@ -4,7 +4,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -443,7 +442,7 @@ func (s *Server) acceptLoop(ln net.Listener, direct bool) {
 			defer s.conns.Done()
 			defer release()
 			if cfg.DirectTLS {
-				nc = tls.Server(nc, cfg.TLS)
+				nc = stream.TLSServer(nc, cfg.TLS)
 			}
 			stream.ServeC2S(s.ctx, nc, cfg)
 		}()

@@ -149,10 +149,36 @@ func (cfg *C2SConfig) defaults() {
 // ServeC2S runs a client stream on nc until it ends. It returns when the
 // stream is closed and the connection released.
 func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
+	nc, wc := waitConnOf(nc)
+	var c *Conn
+	var h SessionHandler
+	var r *reader
+	start := func() { c, h, r = startC2S(ctx, nc, wc, &cfg) }
+	if wc != nil {
+		// This goroutine will wait for the bound stream's input: the
+		// deep stack of TLS and SASL grows on another one (idle.go).
+		runApart(start, make(chan struct{}, 1))
+	} else {
+		start()
+	}
+	if c == nil {
+		return // negotiation failed; the connection is closed
+	}
+	err := c.serveInput(func() error { return readLoop(c, r, h) })
+	h.Closed(err)
+	c.Close(err)
+	<-c.drained
+	nc.Close()
+}
+
+// startC2S negotiates the stream up to its bound resource and prepares
+// reading. It returns a nil Conn when the stream failed and was closed.
+func startC2S(ctx context.Context, nc net.Conn, wc *waitConn, cfg *C2SConfig) (*Conn, SessionHandler, *reader) {
 	cfg.defaults()
 	c := newConn(nc, cfg.Limits, cfg.MaxQueueBytes, cfg.WriteTimeout)
+	c.wc = wc
 	c.metrics = cfg.Metrics
-	n := &negotiation{cfg: &cfg, c: c, log: cfg.Log.With("remote", c.addr)}
+	n := &negotiation{cfg: cfg, c: c, log: cfg.Log.With("remote", c.addr)}
 	if cfg.DirectTLS {
 		c.secure = true
 		n.tlsConn, _ = nc.(*tls.Conn)
@@ -171,15 +197,11 @@ func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
 	}
 	if err != nil {
 		n.fail(err)
-		return
+		return nil, nil, nil
 	}
 	nc.SetDeadline(time.Time{})
 	c.startWriters()
-	err = readLoop(c, newReader(c, cfg.Liveness), h)
-	h.Closed(err)
-	c.Close(err)
-	<-c.drained
-	nc.Close()
+	return c, h, newReader(c, cfg.Liveness)
 }
 
 // readLoop hands stanzas to h until the stream ends; it returns nil for a
@@ -188,6 +210,9 @@ func readLoop(c *Conn, r *reader, h SessionHandler) error {
 	for {
 		el, err := r.next()
 		if err != nil {
+			if err == errWouldBlock {
+				return err // the burst ends; serveInput waits for more
+			}
 			if errors.Is(err, stanza.ErrStreamEnd) {
 				return nil
 			}
@@ -506,9 +531,11 @@ func (n *negotiation) offerTLS(ctx context.Context) error {
 		return err
 	}
 	tc := tls.Server(n.c.nc, n.cfg.TLS)
-	hsCtx, cancel := context.WithTimeout(ctx, n.cfg.NegotiationTimeout)
-	defer cancel()
-	if err := tc.HandshakeContext(hsCtx); err != nil {
+	// The connection's negotiation deadline bounds the handshake, and
+	// a server shutting down cuts it (startC2S): a context with a
+	// timeout of its own would add a timer per login that, stopped,
+	// stays in the timer heap until it would have fired.
+	if err := tc.Handshake(); err != nil {
 		n.log.Debug("tls handshake failed", "err", err)
 		return io.EOF // nothing more can be said on this connection
 	}

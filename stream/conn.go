@@ -27,6 +27,7 @@ var ErrQueueFull = errors.New("stream: output queue full")
 // goroutine.
 type Conn struct {
 	nc     net.Conn
+	wc     *waitConn // the TCP connection under nc, nil if nc is not one (idle.go)
 	dec    *stanza.Decoder
 	ns     string // default namespace of the stream (jabber:client)
 	domain string

@@ -1,0 +1,100 @@
+package stream
+
+import (
+	"crypto/tls"
+	"errors"
+	"net"
+)
+
+// An idle bound stream holds as little memory as Go allows: one parked
+// goroutine with a small stack, and no read buffer of its own.
+//
+// A goroutine blocked in a read keeps the stack it grew on the way there
+// (decoder, TLS record layer) and on the way before (TLS handshake, SASL,
+// stanza handlers), and the runtime shrinks it only by halves at garbage
+// collections, never below four times the depth in use. So over a TCP
+// connection (a waitConn) the stream does not wait in a read:
+//
+//   - negotiation, and then each burst of input, run on a goroutine of
+//     their own (runApart), whose stack is freed when it ends;
+//   - after binding, the waitConn under TLS reads without waiting: when
+//     the socket has nothing, its Read fails with errWouldBlock, which TLS
+//     and the decoder pass up without losing what they hold (they treat it
+//     as a temporary error, like a read deadline), and the burst ends;
+//   - the goroutine that runs ServeC2S, which never runs anything deep,
+//     then waits for the socket to become readable (or for the read
+//     deadline: the liveness checks run in the next burst) and starts the
+//     next burst.
+//
+// Connections that are not TCP (WebSocket, BOSH, tests' pipes) are read
+// by one goroutine that waits in its reads.
+
+// errWouldBlock is returned by a waitConn's Read in non-blocking mode when
+// no input is there. It is a net.Error that is temporary but no timeout:
+// crypto/tls keeps the connection usable after it, and the liveness
+// checks do not take it for a read deadline.
+var errWouldBlock error = wouldBlock{}
+
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "stream: no input ready" }
+func (wouldBlock) Timeout() bool   { return false }
+func (wouldBlock) Temporary() bool { return true }
+
+var _ net.Error = wouldBlock{}
+
+// TLSServer returns tls.Server(nc, cfg) for a direct TLS stream, with a
+// waitConn between the two when nc allows it, so that ServeC2S can let the
+// stream wait for input without a deep stack.
+func TLSServer(nc net.Conn, cfg *tls.Config) *tls.Conn {
+	if wc := newWaitConn(nc); wc != nil {
+		nc = wc
+	}
+	return tls.Server(nc, cfg)
+}
+
+// waitConnOf prepares nc for ServeC2S: it returns the connection to use
+// and the waitConn beneath it (nil when nc is neither a connection
+// newWaitConn accepts nor a tls.Conn from TLSServer).
+func waitConnOf(nc net.Conn) (net.Conn, *waitConn) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		wc, _ := tc.NetConn().(*waitConn)
+		return nc, wc
+	}
+	if wc := newWaitConn(nc); wc != nil {
+		return wc, wc
+	}
+	return nc, nil
+}
+
+// runApart runs f on a new goroutine and returns its result once it ends:
+// whatever stack f grows is freed then, instead of staying with the
+// caller's goroutine. done must be empty; it is empty again on return.
+func runApart(f func(), done chan struct{}) {
+	go func() {
+		f()
+		done <- struct{}{}
+	}()
+	<-done
+}
+
+// serveInput runs loop, the bound stream's read loop, until it returns
+// anything but errWouldBlock. Over a waitConn each run is one burst of
+// input on a goroutine of its own, and this goroutine waits for the next
+// input in between.
+func (c *Conn) serveInput(loop func() error) error {
+	if c.wc == nil {
+		return loop()
+	}
+	c.wc.nonblocking = true
+	var err error
+	done := make(chan struct{}, 1)
+	burst := func() { err = loop() }
+	for {
+		runApart(burst, done)
+		if !errors.Is(err, errWouldBlock) {
+			return err
+		}
+		c.wc.waitInput()
+	}
+}
