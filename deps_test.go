@@ -23,7 +23,7 @@ var allowedImports = map[string][]string{
 	"client":                   {"jid", "stanza"},
 	"compliance":               {"client", "jid", "stanza"},
 	"cmd/hearth-bench":         {"client", "jid", "stanza"},
-	"stream":                   {"jid", "stanza", "sasl"},
+	"stream":                   {"jid", "stanza", "sasl", "internal/rate"},
 	"module":                   {"jid", "stanza", "storage", "sasl"},
 	"router":                   {"jid", "stanza", "stream", "module", "storage", "sasl"},
 	"config":                   {},

@@ -5,6 +5,7 @@ import (
 	"net"
 	"time"
 
+	"hearth/internal/rate"
 	"hearth/stanza"
 )
 
@@ -45,7 +46,7 @@ type reader struct {
 	grace  bool      // the incomplete element got its StanzaTimeout
 	last   time.Time // when the last element was read
 
-	bytes, stanzas bucket
+	bytes, stanzas rate.Bucket
 	lastOffset     int64
 	now            func() time.Time
 	sleep          func(time.Duration)
@@ -53,8 +54,8 @@ type reader struct {
 
 func newReader(c *Conn, cfg Liveness) *reader {
 	r := &reader{c: c, cfg: cfg, now: time.Now, sleep: time.Sleep}
-	r.bytes = newBucket(cfg.BytesPerSecond, cfg.BurstBytes)
-	r.stanzas = newBucket(cfg.StanzasPerSecond, cfg.BurstStanzas)
+	r.bytes = rate.NewBucket(cfg.BytesPerSecond, cfg.BurstBytes)
+	r.stanzas = rate.NewBucket(cfg.StanzasPerSecond, cfg.BurstStanzas)
 	r.lastOffset = c.dec.InputOffset()
 	if cfg.IdleTimeout > 0 {
 		r.last = r.now()
@@ -114,7 +115,7 @@ func (r *reader) throttle(now time.Time) {
 	off := r.c.dec.InputOffset()
 	n := off - r.lastOffset
 	r.lastOffset = off
-	if d := max(r.bytes.take(float64(n), now), r.stanzas.take(1, now)); d > 0 {
+	if d := max(r.bytes.Take(float64(n), now), r.stanzas.Take(1, now)); d > 0 {
 		r.sleep(d)
 	}
 }
@@ -124,32 +125,3 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// bucket is a token bucket; a zero rate never limits.
-type bucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newBucket(rate, burst int) bucket {
-	if burst < rate {
-		burst = rate
-	}
-	return bucket{rate: float64(rate), burst: float64(burst), tokens: float64(burst)}
-}
-
-// take removes n tokens at time now and returns how long to wait until
-// the bucket is no longer in debt.
-func (b *bucket) take(n float64, now time.Time) time.Duration {
-	if b.rate <= 0 {
-		return 0
-	}
-	if !b.last.IsZero() {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	b.tokens -= n
-	if b.tokens >= 0 {
-		return 0
-	}
-	return time.Duration(-b.tokens / b.rate * float64(time.Second))
-}

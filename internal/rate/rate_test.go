@@ -24,9 +24,13 @@ func TestBucket(t *testing.T) {
 	if !b.Full(t0.Add(3 * time.Second)) {
 		t.Fatal("not Full after refilling for 2 s at 10/s")
 	}
+	// Refilling stops at the burst.
+	if d := b.Take(40, t0.Add(time.Hour)); d != 2*time.Second {
+		t.Fatalf("40 after an hour: wait %v, want 2s (burst 20)", d)
+	}
 	// A clock going backwards neither refills nor breaks the bucket.
-	if d := b.Take(25, t0); d != 500*time.Millisecond {
-		t.Fatalf("after a backwards clock: wait %v, want 500ms", d)
+	if d := b.Take(1, t0); d != 2100*time.Millisecond {
+		t.Fatalf("after a backwards clock: wait %v, want 2.1s", d)
 	}
 	// The burst is at least the rate.
 	c := NewBucket(100, 1)
