@@ -77,10 +77,21 @@ func (p *pool) ExecContext(ctx context.Context, q string, args ...any) (sql.Resu
 }
 
 // txStmt returns q prepared for tx, a transaction of p, or nil (run q
-// unprepared then).
+// unprepared then). It never waits for another connection: preparing on
+// the pool while tx holds one deadlocks once every connection is held
+// by a transaction doing the same (seen in the storage concurrency test).
+// A query not cached yet runs unprepared this time and is prepared in
+// the background, on whichever connection is free next.
 func (p *pool) txStmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
-	if st := p.stmt(ctx, q); st != nil {
+	p.mu.Lock()
+	st, ok := p.stmts[q]
+	full := len(p.stmts) >= maxStatements
+	p.mu.Unlock()
+	if ok {
 		return tx.StmtContext(ctx, st)
+	}
+	if !full {
+		go p.stmt(context.WithoutCancel(ctx), q)
 	}
 	return nil
 }
