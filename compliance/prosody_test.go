@@ -47,19 +47,33 @@ func TestProsody(t *testing.T) {
 	t.Parallel()
 	bin, ctl := requireProsody(t)
 	dir := prosodyDir(t)
-	ports := freePorts(t, 6)
-	c2s, c2sTLS, component, httpPort, proxy := ports[0], ports[1], ports[2], ports[3], ports[4]
 	writeCert(t, dir, "localhost")
 	cfg := filepath.Join(dir, "prosody.cfg.lua")
-	conf := fmt.Sprintf(prosodyConfig, dir, c2s, c2sTLS, component, httpPort, proxy, httpPort)
-	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	const password = "compliance-pw-1"
-	if out, err := exec.Command(ctl, "--config", cfg, "register", "tester", "localhost", password).CombinedOutput(); err != nil {
-		t.Fatalf("prosodyctl register: %v\n%s", err, out)
+	// Free ports may be taken by a parallel test before Prosody binds
+	// them (it then runs without that listener, and the test would talk
+	// to whoever has the port): start again on other ports.
+	var c2s, c2sTLS, component, httpPort int
+	for attempt := 1; ; attempt++ {
+		ports := freePorts(t, 6)
+		var proxy int
+		c2s, c2sTLS, component, httpPort, proxy = ports[0], ports[1], ports[2], ports[3], ports[4]
+		conf := fmt.Sprintf(prosodyConfig, dir, c2s, c2sTLS, component, httpPort, proxy, httpPort)
+		if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if attempt == 1 {
+			if out, err := exec.Command(ctl, "--config", cfg, "register", "tester", "localhost", password).CombinedOutput(); err != nil {
+				t.Fatalf("prosodyctl register: %v\n%s", err, out)
+			}
+		}
+		if startProsody(t, bin, cfg, dir, map[string]int{"c2s": c2s, "c2s_direct_tls": c2sTLS, "component": component, "http": httpPort, "proxy65": proxy}) {
+			break
+		}
+		if attempt == 5 {
+			t.Fatalf("prosody could not bind its ports in 5 attempts\n%s", readFile(dir, "prosody.log"))
+		}
 	}
-	startProsody(t, bin, cfg, dir, c2s)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -182,10 +196,12 @@ func prosodyDir(t *testing.T) string {
 }
 
 // startProsody runs prosody in the foreground until the end of the test
-// and waits for its client port. Prosody refuses to run as root, so as
-// root it runs as the prosody user.
-func startProsody(t *testing.T, bin, cfg, dir string, c2s int) {
+// and waits until it listens on each of services (name -> port, as its
+// log names them). It reports false, with prosody stopped, when one of
+// the ports was taken.
+func startProsody(t *testing.T, bin, cfg, dir string, services map[string]int) bool {
 	t.Helper()
+	os.Remove(filepath.Join(dir, "prosody.log"))
 	cmd := exec.Command(bin, "--config", cfg)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -203,7 +219,12 @@ func startProsody(t *testing.T, bin, cfg, dir string, c2s int) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-exited:
@@ -211,22 +232,31 @@ func startProsody(t *testing.T, bin, cfg, dir string, c2s int) {
 			cmd.Process.Kill()
 			<-exited
 		}
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(c2s))
+	}
+	t.Cleanup(stop)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
+		log := readFile(dir, "prosody.log")
+		if strings.Contains(log, "Failed to open server port") {
+			stop()
+			return false
+		}
+		listening := true
+		for name, port := range services {
+			if !strings.Contains(log, fmt.Sprintf("Activated service '%s' on [127.0.0.1]:%d", name, port)) {
+				listening = false
+			}
+		}
+		if listening {
+			return true
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("prosody exited: %v\n%s\n%s", err, out.String(), readFile(dir, "prosody.log"))
+			t.Fatalf("prosody exited: %v\n%s\n%s", err, out.String(), log)
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prosody does not listen on %s\n%s", addr, readFile(dir, "prosody.log"))
+			t.Fatalf("prosody does not listen on %v\n%s", services, log)
 		}
 	}
 }
