@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -143,8 +144,10 @@ func dialS2SUpToAuth(t *testing.T, addr, from, to string, cert tls.Certificate) 
 	}
 	p.nc = tc
 	p.dec.Reset(tc)
-	p.open(from, to)
-	p.write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>")
+	if f := p.open(from, to); !strings.Contains(f.String(), ">EXTERNAL<") {
+		t.Fatalf("EXTERNAL not offered: %s", f)
+	}
+	p.write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" + base64.StdEncoding.EncodeToString([]byte(from)) + "</auth>")
 	return p
 }
 

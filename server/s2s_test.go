@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -272,29 +271,7 @@ type s2sPeer struct {
 // cert as client certificate and authenticates with SASL EXTERNAL.
 func dialS2S(t *testing.T, addr, from, to string, cert tls.Certificate) *s2sPeer {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, xmpptest.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(xmpptest.Timeout))
-	p := &s2sPeer{t: t, nc: nc, dec: stanza.NewDecoder(nc, stanza.Limits{})}
-	p.open(from, to)
-	p.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
-	if el := p.next(); el.Name.Local != "proceed" {
-		t.Fatalf("starttls: %s", el)
-	}
-	tc := tls.Client(nc, &tls.Config{ServerName: to, InsecureSkipVerify: true, Certificates: []tls.Certificate{cert}})
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	p.nc = tc
-	p.dec.Reset(tc)
-	f := p.open(from, to)
-	if !strings.Contains(f.String(), ">EXTERNAL<") {
-		t.Fatalf("EXTERNAL not offered: %s", f)
-	}
-	p.write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" + base64.StdEncoding.EncodeToString([]byte(from)) + "</auth>")
+	p := dialS2SUpToAuth(t, addr, from, to, cert)
 	if el := p.next(); el.Name.Local != "success" {
 		t.Fatalf("auth: %s", el)
 	}
