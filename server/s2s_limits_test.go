@@ -124,9 +124,9 @@ func TestS2SStreamsPerDomain(t *testing.T) {
 	}
 }
 
-// dialS2SUpToAuth is dialS2S up to sending the SASL EXTERNAL <auth/>,
-// whose answer the caller reads.
-func dialS2SUpToAuth(t *testing.T, addr, from, to string, cert tls.Certificate) *s2sPeer {
+// rawS2S opens a TCP connection to addr for a raw s2s peer, closed at
+// the end of the test.
+func rawS2S(t *testing.T, addr string) *s2sPeer {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, xmpptest.Timeout)
 	if err != nil {
@@ -134,7 +134,15 @@ func dialS2SUpToAuth(t *testing.T, addr, from, to string, cert tls.Certificate) 
 	}
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(xmpptest.Timeout))
-	p := &s2sPeer{t: t, nc: nc, dec: stanza.NewDecoder(nc, stanza.Limits{})}
+	return &s2sPeer{t: t, nc: nc, dec: stanza.NewDecoder(nc, stanza.Limits{})}
+}
+
+// dialS2SUpToAuth is dialS2S up to sending the SASL EXTERNAL <auth/>,
+// whose answer the caller reads.
+func dialS2SUpToAuth(t *testing.T, addr, from, to string, cert tls.Certificate) *s2sPeer {
+	t.Helper()
+	p := rawS2S(t, addr)
+	nc := p.nc
 	p.open(from, to)
 	p.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
 	p.next()
@@ -149,6 +157,14 @@ func dialS2SUpToAuth(t *testing.T, addr, from, to string, cert tls.Certificate) 
 	}
 	p.write("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>" + base64.StdEncoding.EncodeToString([]byte(from)) + "</auth>")
 	return p
+}
+
+// greets opens a stream to b.example on nc and reads the answering
+// header: it fails when the server closed the connection at once.
+func greets(nc net.Conn) error {
+	fmt.Fprintf(nc, "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' to='b.example' version='1.0'>")
+	_, err := stanza.NewDecoder(nc, stanza.Limits{}).StreamStart()
+	return err
 }
 
 // TestS2SStreamsPerIP: connections from one address past streams_per_ip
@@ -169,8 +185,7 @@ func TestS2SStreamsPerIP(t *testing.T) {
 	// The three are served: each gets a stream header back.
 	for _, nc := range open {
 		nc.SetDeadline(time.Now().Add(xmpptest.Timeout))
-		fmt.Fprintf(nc, "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' to='b.example' version='1.0'>")
-		if _, err := stanza.NewDecoder(nc, stanza.Limits{}).StreamStart(); err != nil {
+		if err := greets(nc); err != nil {
 			t.Fatalf("a stream within the limit: %v", err)
 		}
 	}
@@ -191,8 +206,7 @@ func TestS2SStreamsPerIP(t *testing.T) {
 			t.Fatal(err)
 		}
 		nc.SetDeadline(time.Now().Add(xmpptest.Timeout))
-		fmt.Fprintf(nc, "<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' to='b.example' version='1.0'>")
-		_, err = stanza.NewDecoder(nc, stanza.Limits{}).StreamStart()
+		err = greets(nc)
 		nc.Close()
 		if err == nil {
 			break
@@ -256,13 +270,7 @@ func TestS2SLimitsReload(t *testing.T) {
 func TestS2SAuthDeadline(t *testing.T) {
 	t.Parallel()
 	b := fedServer(t, "b.example", nil, "connect_timeout = 1\n")
-	nc, err := net.DialTimeout("tcp", b.Addrs("s2s")[0], xmpptest.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(xmpptest.Timeout))
-	p := &s2sPeer{t: t, nc: nc, dec: stanza.NewDecoder(nc, stanza.Limits{})}
+	p := rawS2S(t, b.Addrs("s2s")[0])
 	start := time.Now()
 	p.open("x.example", "b.example")
 	p.expectStreamError("connection-timeout")

@@ -351,13 +351,8 @@ func TestS2SInboundAddressing(t *testing.T) {
 	bob.Expect("eve's message", isMessageFrom("eve@evil.example/x"))
 
 	// SASL EXTERNAL for a domain the certificate does not cover fails.
-	nc, err := net.DialTimeout("tcp", b.Addrs("s2s")[0], xmpptest.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	q := &s2sPeer{t: t, nc: nc, dec: stanza.NewDecoder(nc, stanza.Limits{})}
-	nc.SetDeadline(time.Now().Add(xmpptest.Timeout))
+	q := rawS2S(t, b.Addrs("s2s")[0])
+	nc := q.nc
 	q.open("a.example", "b.example")
 	q.write("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
 	q.next()
