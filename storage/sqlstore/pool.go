@@ -27,14 +27,20 @@ type pool struct {
 
 func newPool(db *sql.DB) *pool { return &pool{DB: db, stmts: map[string]*sql.Stmt{}} }
 
+// cached returns the prepared statement of q if there is one, and
+// whether the cache is full.
+func (p *pool) cached(q string) (st *sql.Stmt, ok, full bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st, ok = p.stmts[q]
+	return st, ok, len(p.stmts) >= maxStatements
+}
+
 // stmt returns the prepared statement of q, or nil when it cannot be
 // prepared or the cache is full: the caller then runs q unprepared, which
 // reports the same errors.
 func (p *pool) stmt(ctx context.Context, q string) *sql.Stmt {
-	p.mu.Lock()
-	st, ok := p.stmts[q]
-	full := len(p.stmts) >= maxStatements
-	p.mu.Unlock()
+	st, ok, full := p.cached(q)
 	if ok || full {
 		return st
 	}
@@ -83,10 +89,7 @@ func (p *pool) ExecContext(ctx context.Context, q string, args ...any) (sql.Resu
 // A query not cached yet runs unprepared this time and is prepared in
 // the background, on whichever connection is free next.
 func (p *pool) txStmt(ctx context.Context, tx *sql.Tx, q string) *sql.Stmt {
-	p.mu.Lock()
-	st, ok := p.stmts[q]
-	full := len(p.stmts) >= maxStatements
-	p.mu.Unlock()
+	st, ok, full := p.cached(q)
 	if ok {
 		return tx.StmtContext(ctx, st)
 	}
