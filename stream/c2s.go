@@ -165,7 +165,13 @@ func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
 		return // negotiation failed; the connection is closed
 	}
 	err := c.serveInput(func() error { return readLoop(c, r, h) })
-	h.Closed(err)
+	if wc != nil {
+		// The session's end runs hooks as deep as a burst's (storage,
+		// presence broadcast): on a worker's grown stack too.
+		runApart(func() { h.Closed(err) }, make(chan struct{}, 1))
+	} else {
+		h.Closed(err)
+	}
 	c.Close(err)
 	<-c.drained
 	nc.Close()
