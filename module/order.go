@@ -6,9 +6,11 @@ package module
 // in which modules happen to be listed or started.
 var hookOrder = map[hookName][]string{
 	// Session lifecycle: presence announces the session's departure before
-	// anything else forgets about it.
-	hookSessionBound:  {"presence"},
-	hookSessionClosed: {"presence", "last"},
+	// anything else forgets about it. The roster cache holds an online
+	// account's roster from before presence first reads it until after
+	// presence's last read.
+	hookSessionBound:  {"roster", "presence"},
+	hookSessionClosed: {"presence", "last", "roster"},
 	// An undelivered message is offered to the hooks in turn until one
 	// takes it: push only notifies the user's devices and never takes it,
 	// so it comes before offline storage, which does.

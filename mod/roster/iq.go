@@ -217,7 +217,9 @@ func (r *rosterIQ) delete(ctx context.Context, owner, contact jid.JID) (Item, er
 	if !old.InRoster() {
 		return Item{}, &stanza.Error{Type: stanza.Cancel, Condition: "item-not-found"}
 	}
-	if err := m.Delete(ctx, owner.String(), contact.String()); err != nil {
+	err = m.Delete(ctx, owner.String(), contact.String())
+	invalidate(r.h, owner)
+	if err != nil {
 		return Item{}, fmt.Errorf("roster of %s: deleting %s: %w", owner, contact, err)
 	}
 	ver, err := bumpVersion(ctx, r.h, owner)

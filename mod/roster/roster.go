@@ -25,6 +25,7 @@ import (
 	"context"
 	"sync"
 
+	"hearth/jid"
 	"hearth/module"
 	"hearth/stanza"
 	"hearth/storage"
@@ -101,28 +102,50 @@ type hostKey struct {
 	domain string
 }
 
-// configs maps a hostKey to the Config the module started with on it.
-var configs sync.Map
+// hostState is what the module keeps for one virtual host: its settings
+// and the cache of its online accounts' rosters.
+type hostState struct {
+	cfg   Config
+	cache *cache
+}
+
+// hosts maps a hostKey to the *hostState of the module started on it.
+var hosts sync.Map
 
 // register records cfg for h's virtual host until h's context ends (the
 // server stops), so that Update called through presence's Host applies the
-// same limits.
+// same limits and shares the cache.
 func register(h *module.Host, cfg Config) {
 	k := hostKey{h.Store(), h.Domain()}
-	c := &cfg
-	configs.Store(k, c)
+	st := &hostState{cfg: cfg, cache: newCache()}
+	st.cache.start(h)
+	hosts.Store(k, st)
 	h.Go(func(ctx context.Context) {
 		<-ctx.Done()
-		// A newer start on the same host (reload) replaced c: leave it.
-		configs.CompareAndDelete(k, c)
+		// A newer start on the same host (reload) replaced st: leave it.
+		hosts.CompareAndDelete(k, st)
 	})
+}
+
+func stateOf(h *module.Host) *hostState {
+	if st, ok := hosts.Load(hostKey{h.Store(), h.Domain()}); ok {
+		return st.(*hostState)
+	}
+	return nil
 }
 
 // configFor returns the Config of h's virtual host, or the defaults when
 // the roster module does not run there.
 func configFor(h *module.Host) Config {
-	if c, ok := configs.Load(hostKey{h.Store(), h.Domain()}); ok {
-		return *c.(*Config)
+	if st := stateOf(h); st != nil {
+		return st.cfg
 	}
 	return Config{MaxItems: DefaultMaxItems, MaxNameLength: DefaultMaxNameLength, MaxGroupLength: DefaultMaxGroupLength}
+}
+
+// invalidate empties the cached roster of owner after a change.
+func invalidate(h *module.Host, owner jid.JID) {
+	if st := stateOf(h); st != nil {
+		st.cache.invalidate(owner)
+	}
 }

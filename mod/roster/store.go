@@ -38,21 +38,35 @@ func Interested(s module.Session) bool {
 // only its JID and Hidden set (subscription None, InRoster false); an
 // error is a storage failure.
 func Get(ctx context.Context, h *module.Host, owner, contact jid.JID) (Item, error) {
-	return load(ctx, h.Map(MapName), owner.Bare(), contact)
+	owner = owner.Bare()
+	if st := stateOf(h); st != nil {
+		if it, ok := st.cache.item(owner, contact); ok {
+			return it, nil
+		}
+	}
+	return load(ctx, h.Map(MapName), owner, contact)
 }
 
 // Items returns every stored item of owner, hidden ones included, in key
 // order.
 func Items(ctx context.Context, h *module.Host, owner jid.JID) ([]Item, error) {
-	entries, err := h.Map(MapName).All(ctx, owner.Bare().String())
+	owner = owner.Bare()
+	if st := stateOf(h); st != nil {
+		return st.cache.items(owner, func() ([]Item, error) { return loadItems(ctx, h, owner) })
+	}
+	return loadItems(ctx, h, owner)
+}
+
+func loadItems(ctx context.Context, h *module.Host, owner jid.JID) ([]Item, error) {
+	entries, err := h.Map(MapName).All(ctx, owner.String())
 	if err != nil {
-		return nil, fmt.Errorf("roster of %s: %w", owner.Bare(), err)
+		return nil, fmt.Errorf("roster of %s: %w", owner, err)
 	}
 	items := make([]Item, 0, len(entries))
 	for _, e := range entries {
 		c, err := jid.Parse(e.Key)
 		if err != nil {
-			return nil, fmt.Errorf("roster of %s: key %q: %w", owner.Bare(), e.Key, err)
+			return nil, fmt.Errorf("roster of %s: key %q: %w", owner, e.Key, err)
 		}
 		it, err := decode(c, e.Value)
 		if err != nil {
@@ -80,6 +94,7 @@ func Update(ctx context.Context, h *module.Host, owner, contact jid.JID, fn func
 	owner = owner.Bare()
 	defer lockOwner(owner.String())()
 	m := h.Map(MapName)
+	// Read from storage, not the cache: the item is about to change.
 	old, err := load(ctx, m, owner, contact)
 	if err != nil {
 		return Item{}, err
@@ -90,6 +105,8 @@ func Update(ctx context.Context, h *module.Host, owner, contact jid.JID, fn func
 	}
 	it.JID, it.stored = contact, old.stored
 	it.normalize()
+	// However the write below ends, the cached roster may be stale.
+	defer invalidate(h, owner)
 	if it.removable() {
 		if old.stored {
 			if err := m.Delete(ctx, owner.String(), contact.String()); err != nil {
