@@ -97,7 +97,7 @@ func TestImportRules(t *testing.T) {
 func allowed(pkg, dep string) bool {
 	if strings.HasPrefix(pkg, "mod/") {
 		switch dep {
-		case "module", "stanza", "jid", "storage", "sasl", "mod/internal/keylock":
+		case "module", "stanza", "jid", "storage", "sasl", "mod/internal/keylock", "mod/internal/online":
 			return true
 		}
 		return slices.Contains(modRequires[pkg], dep)

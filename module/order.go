@@ -8,16 +8,17 @@ var hookOrder = map[hookName][]string{
 	// Session lifecycle: presence announces the session's departure before
 	// anything else forgets about it. The roster cache holds an online
 	// account's roster from before presence first reads it until after
-	// presence's last read.
-	hookSessionBound:  {"roster", "presence"},
-	hookSessionClosed: {"presence", "last", "roster"},
+	// presence's last read, and vcard's cache the avatar hash that
+	// presence broadcasts carry.
+	hookSessionBound:  {"roster", "vcard", "presence"},
+	hookSessionClosed: {"presence", "last", "roster", "vcard"},
 	// An undelivered message is offered to the hooks in turn until one
 	// takes it: push only notifies the user's devices and never takes it,
 	// so it comes before offline storage, which does.
 	// mam comes last: a message no hook took is bounced by the router,
 	// and leaves the archives again.
 	hookUndelivered: {"push", "offline", "mam"},
-	hookUserDeleted: {"presence", "roster", "last", "mam", "muc", "pep"},
+	hookUserDeleted: {"presence", "roster", "last", "mam", "muc", "pep", "vcard"},
 	// A password change: FAST tokens of the other clients go, and their
 	// sessions end.
 	hookPasswordChanged: {"fast"},

@@ -26,6 +26,7 @@ import (
 	"sync"
 
 	"hearth/jid"
+	"hearth/mod/internal/online"
 	"hearth/module"
 	"hearth/stanza"
 	"hearth/storage"
@@ -117,8 +118,7 @@ var hosts sync.Map
 // same limits and shares the cache.
 func register(h *module.Host, cfg Config) {
 	k := hostKey{h.Store(), h.Domain()}
-	st := &hostState{cfg: cfg, cache: newCache()}
-	st.cache.start(h)
+	st := &hostState{cfg: cfg, cache: online.New[[]Item](h)}
 	hosts.Store(k, st)
 	h.Go(func(ctx context.Context) {
 		<-ctx.Done()
@@ -146,6 +146,6 @@ func configFor(h *module.Host) Config {
 // invalidate empties the cached roster of owner after a change.
 func invalidate(h *module.Host, owner jid.JID) {
 	if st := stateOf(h); st != nil {
-		st.cache.invalidate(owner)
+		st.cache.Invalidate(owner)
 	}
 }

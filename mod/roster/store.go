@@ -40,7 +40,7 @@ func Interested(s module.Session) bool {
 func Get(ctx context.Context, h *module.Host, owner, contact jid.JID) (Item, error) {
 	owner = owner.Bare()
 	if st := stateOf(h); st != nil {
-		if it, ok := st.cache.item(owner, contact); ok {
+		if it, ok := cachedItem(st.cache, owner, contact); ok {
 			return it, nil
 		}
 	}
@@ -52,7 +52,7 @@ func Get(ctx context.Context, h *module.Host, owner, contact jid.JID) (Item, err
 func Items(ctx context.Context, h *module.Host, owner jid.JID) ([]Item, error) {
 	owner = owner.Bare()
 	if st := stateOf(h); st != nil {
-		return st.cache.items(owner, func() ([]Item, error) { return loadItems(ctx, h, owner) })
+		return cachedItems(st.cache, owner, func() ([]Item, error) { return loadItems(ctx, h, owner) })
 	}
 	return loadItems(ctx, h, owner)
 }

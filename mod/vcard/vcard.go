@@ -22,6 +22,8 @@ import (
 	"strings"
 
 	"hearth/jid"
+	"hearth/mod/internal/online"
+	"hearth/mod/pep"
 	"hearth/module"
 	"hearth/stanza"
 	"hearth/storage"
@@ -60,7 +62,15 @@ func start(h *module.Host, cfg Config) error {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = DefaultMaxSize
 	}
-	v := &vcards{h: h, cfg: cfg, m: h.Map(MapName)}
+	v := &vcards{h: h, cfg: cfg, m: h.Map(MapName), hashes: online.New[photoState](h)}
+	// The avatar hash of an online account is read once per login: a new
+	// PEP avatar (published by the client, or by set below) or vCard
+	// photo replaces it.
+	if err := pep.OnChange(h, NSAvatarMetadata, func(_ context.Context, owner jid.JID, _ string) {
+		v.hashes.Invalidate(owner.Bare())
+	}); err != nil {
+		return err
+	}
 	// XEP-0054 §2: clients look for vcard-temp in their server's disco#info.
 	h.AddFeature(module.ServerTarget, NS)
 	h.AddFeature(module.AccountTarget, NSConversion)
@@ -71,9 +81,16 @@ func start(h *module.Host, cfg Config) error {
 }
 
 type vcards struct {
-	h   *module.Host
-	cfg Config
-	m   storage.Map
+	h      *module.Host
+	cfg    Config
+	m      storage.Map
+	hashes *online.Cache[photoState] // currentHash of online accounts
+}
+
+// photoState is what currentHash returns.
+type photoState struct {
+	hash string
+	ok   bool
 }
 
 // get returns the account's vCard to anyone (XEP-0054 §3.1), an empty one
@@ -113,6 +130,7 @@ func (v *vcards) set(ctx context.Context, req module.IQRequest) (*stanza.Element
 		return nil, &stanza.Error{Type: stanza.Modify, Condition: "not-acceptable", Text: "vCard too large"}
 	}
 	owner := req.To.String()
+	defer v.hashes.Invalidate(req.To.Bare())
 	if err := v.m.Set(ctx, owner, vcardKey, []byte(xml)); err != nil {
 		return nil, err
 	}
@@ -182,6 +200,14 @@ func (v *vcards) inbound(ctx context.Context, st *stanza.Element, from, _ jid.JI
 // XEP-0153 §4.3's "no avatar"), else the vCard photo's. ok is false when
 // neither exists.
 func (v *vcards) currentHash(ctx context.Context, owner jid.JID) (string, bool, error) {
+	p, err := v.hashes.Get(owner, func() (photoState, error) {
+		hash, ok, err := v.loadHash(ctx, owner)
+		return photoState{hash, ok}, err
+	})
+	return p.hash, p.ok, err
+}
+
+func (v *vcards) loadHash(ctx context.Context, owner jid.JID) (string, bool, error) {
 	a, ok, err := v.pepAvatarInfo(ctx, owner)
 	if err != nil || ok {
 		return a.ID, ok, err
