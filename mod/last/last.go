@@ -102,19 +102,22 @@ func result(d time.Duration) *stanza.Element {
 	return stanza.New(NS, "query", "seconds", strconv.FormatInt(sec, 10))
 }
 
+// deletedKey marks the sessions of an account deleted while they were
+// bound: their end records no logout.
+var deletedKey = module.NewKey[bool]("last.account-deleted")
+
 // sessionClosed records the logout time of the session's account. An
-// account that no longer exists (its sessions close after it is deleted)
-// gets no entry, which would otherwise outlive it.
+// account that was deleted (its sessions close after it is) gets no entry,
+// which would otherwise outlive it; userDeleted marked its sessions, so
+// no storage read is needed to tell. (An account deleted behind the
+// server's back, by hearth deluser on a running server's database, gets
+// its entry back when its sessions end, until it is deleted again.)
 func (l *lastActivity) sessionClosed(ctx context.Context, s module.Session) {
-	bare := s.JID().Bare()
-	_, err := l.h.Store().Accounts().Get(ctx, bare.Domain(), bare.Local())
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
+	if deleted, _ := deletedKey.Get(s); deleted {
 		return
-	case err == nil:
-		err = l.store.Set(ctx, bare.String(), logoutKey, []byte(strconv.FormatInt(now().Unix(), 10)))
 	}
-	if err != nil {
+	bare := s.JID().Bare()
+	if err := l.store.Set(ctx, bare.String(), logoutKey, []byte(strconv.FormatInt(now().Unix(), 10))); err != nil {
 		l.h.Logger().Error("recording logout failed", "user", bare.String(), "err", err)
 	}
 }
@@ -122,6 +125,9 @@ func (l *lastActivity) sessionClosed(ctx context.Context, s module.Session) {
 // userDeleted forgets the account's last logout. Store.DeleteOwner would
 // too; doing it here keeps "last" correct with any deletion order.
 func (l *lastActivity) userDeleted(ctx context.Context, user jid.JID) {
+	for _, s := range l.h.Sessions(user.Bare()) {
+		deletedKey.Set(s, true)
+	}
 	if err := l.store.Delete(ctx, user.Bare().String(), logoutKey); err != nil {
 		l.h.Logger().Error("forgetting last logout failed", "user", user.Bare().String(), "err", err)
 	}

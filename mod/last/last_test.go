@@ -145,15 +145,19 @@ func TestRosterItemUnreadable(t *testing.T) {
 func TestSessionClosed(t *testing.T) {
 	for _, tc := range []struct {
 		name, user string
+		deleted    bool
 		recorded   bool
 	}{
-		{"account", "alice@example.com/phone", true},
+		{"account", "alice@example.com/phone", false, true},
 		// Sessions of a deleted account close after the deletion.
-		{"deleted account", "zed@example.com/phone", false},
+		{"deleted account", "alice@example.com/phone", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env, setClock := newEnv(t)
 			s := env.Router.Bind(t, tc.user)
+			if tc.deleted {
+				env.Registry.RunUserDeleted(context.Background(), s.JID().Bare())
+			}
 			setClock(t0.Add(time.Hour))
 			env.Router.Unbind(s)
 			env.Registry.RunSessionClosed(context.Background(), s)
