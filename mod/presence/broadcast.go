@@ -180,10 +180,30 @@ func (p *handler) probe(ctx context.Context, st *stanza.Element, from, owner jid
 // saveLastUnavailable keeps st, without its addresses, as user's last
 // unavailable presence.
 func (p *handler) saveLastUnavailable(ctx context.Context, user jid.JID, st *stanza.Element) {
-	kept := st.Copy().Set("from", "").Set("to", "").Set("id", "")
-	if err := p.h.Map(MapName).Set(ctx, user.String(), lastUnavailableKey, []byte(kept.String())); err != nil {
-		p.h.Logger().Error("storing last unavailable presence failed", "err", err)
+	kept := st.Copy().Set("from", "").Set("to", "").Set("id", "").String()
+	defer p.savedLocks.Lock(user.String())()
+	p.savedMu.Lock()
+	same := p.saved[user] == kept
+	p.savedMu.Unlock()
+	if same {
+		return
 	}
+	if err := p.h.Map(MapName).Set(ctx, user.String(), lastUnavailableKey, []byte(kept)); err != nil {
+		p.h.Logger().Error("storing last unavailable presence failed", "err", err)
+		return
+	}
+	p.savedMu.Lock()
+	p.saved[user] = kept
+	p.savedMu.Unlock()
+}
+
+// userDeleted forgets what was stored for the account, which goes with
+// its data.
+func (p *handler) userDeleted(_ context.Context, user jid.JID) {
+	defer p.savedLocks.Lock(user.Bare().String())()
+	p.savedMu.Lock()
+	delete(p.saved, user.Bare())
+	p.savedMu.Unlock()
 }
 
 // lastUnavailable returns user's last unavailable presence, or a bare

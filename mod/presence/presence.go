@@ -14,8 +14,10 @@ package presence
 
 import (
 	"context"
+	"sync"
 
 	"hearth/jid"
+	"hearth/mod/internal/keylock"
 	"hearth/mod/roster"
 	"hearth/module"
 	"hearth/stanza"
@@ -45,15 +47,25 @@ const (
 var Module = module.New("presence", struct{}{}, start).WithRequires("roster")
 
 func start(h *module.Host, _ struct{}) error {
-	p := &handler{h: h}
+	p := &handler{h: h, saved: map[jid.JID]string{}}
 	h.HandlePresence(p.outbound, p.inbound)
 	h.OnSessionClosed(p.sessionClosed)
+	h.OnUserDeleted(p.userDeleted)
 	return nil
 }
 
 // handler is the module on one virtual host.
 type handler struct {
 	h *module.Host
+
+	// saved is the last unavailable presence this process stored for each
+	// account (as stored), so that a logout that would store the same
+	// again, as most do (a plain <presence type='unavailable'/>), skips
+	// the write. Only this module writes that key; savedLocks orders each
+	// account's check-and-store.
+	savedMu    sync.Mutex
+	saved      map[jid.JID]string
+	savedLocks keylock.Locks
 }
 
 // outbound processes presence sent by the local session s (RFC 6121 §3.1.2,
