@@ -183,9 +183,25 @@ func (p *handler) saveLastUnavailable(ctx context.Context, user jid.JID, st *sta
 	kept := st.Copy().Set("from", "").Set("to", "").Set("id", "").String()
 	defer p.savedLocks.Lock(user.String())()
 	p.savedMu.Lock()
-	same := p.saved[user] == kept
+	stored, known := p.saved[user]
 	p.savedMu.Unlock()
-	if same {
+	if !known {
+		// Reading is cheaper than writing, and the first logout since the
+		// server started usually finds what it would store, or nothing
+		// where it would store the plain presence that nothing stands
+		// for.
+		b, err := p.h.Map(MapName).Get(ctx, user.String(), lastUnavailableKey)
+		switch {
+		case err == nil:
+			stored, known = string(b), true
+		case errors.Is(err, storage.ErrNotFound):
+			stored, known = plainUnavailable, true
+		}
+	}
+	if known && stored == kept {
+		p.savedMu.Lock()
+		p.saved[user] = kept
+		p.savedMu.Unlock()
 		return
 	}
 	if err := p.h.Map(MapName).Set(ctx, user.String(), lastUnavailableKey, []byte(kept)); err != nil {
@@ -205,6 +221,10 @@ func (p *handler) userDeleted(_ context.Context, user jid.JID) {
 	delete(p.saved, user.Bare())
 	p.savedMu.Unlock()
 }
+
+// plainUnavailable is the stored form of a plain unavailable presence,
+// which lastUnavailable also answers when nothing is stored.
+var plainUnavailable = stanza.New(stanza.NSClient, "presence", "type", typeUnavailable).String()
 
 // lastUnavailable returns user's last unavailable presence, or a bare
 // unavailable presence when none was kept.
