@@ -1,13 +1,17 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"hearth/jid"
+	"hearth/mod/offline"
 	"hearth/stanza"
+	"hearth/storage"
 	"hearth/xmpptest"
 )
 
@@ -281,5 +285,46 @@ func TestOfflineSurvivesRestart(t *testing.T) {
 	}
 	for _, m := range messages(got) {
 		checkDelay(t, m, "localhost", sent)
+	}
+}
+
+// TestOfflineKnownEmpty: a login that found no stored messages spares the
+// next logins the storage read, until a message is stored through the
+// server, which delivers what storage holds from then on.
+func TestOfflineKnownEmpty(t *testing.T) {
+	t.Parallel()
+	srv := xmpptest.NewServer(t, "")
+	srv.AddUser(t, "alice", "pw-alice-1")
+	srv.AddUser(t, "bob", "pw-bob-123")
+	bob := srv.LoginAvailable(t, "bob", "pw-bob-123", "phone")
+	if got := messages(offlineSync(t, bob)); len(got) != 0 {
+		t.Fatalf("bob got %v", got)
+	}
+	bob.Close()
+
+	// Stored behind the module's back: not looked for.
+	behind := "<message xmlns='jabber:client' from='carol@localhost/x' to='bob@localhost' type='chat' id='b1'><body>behind</body></message>"
+	if _, err := srv.Store().Archive(offline.ArchiveName).Append(context.Background(), "bob@localhost", storage.Item{Data: []byte(behind)}); err != nil {
+		t.Fatal(err)
+	}
+	again := srv.LoginAvailable(t, "bob", "pw-bob-123", "phone")
+	if got := messages(offlineSync(t, again)); len(got) != 0 {
+		t.Fatalf("a login of an account known to have nothing stored read storage: %v", got)
+	}
+	again.Close()
+	bare := jid.MustParse("bob@localhost")
+	for deadline := time.Now().Add(5 * time.Second); len(srv.Router().Sessions(bare)) > 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("bob's session did not end")
+		}
+		time.Sleep(time.Millisecond)
+	}
+
+	alice := srv.LoginAvailable(t, "alice", "pw-alice-1", "laptop")
+	alice.Send("<message to='bob@localhost' type='chat' id='o1'><body>through the server</body></message>")
+	wantNoReply(t, alice, "o1")
+	bob = srv.LoginAvailable(t, "bob", "pw-bob-123", "phone")
+	if got := messageBodies(offlineSync(t, bob)); !slices.Equal(got, []string{"behind", "through the server"}) {
+		t.Errorf("after a message stored through the server bob got %v, want both", got)
 	}
 }

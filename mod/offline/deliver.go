@@ -82,7 +82,7 @@ type delivery struct {
 // later raises it gets the stored messages only at its next initial
 // presence: the presence module runs the hook at initial presence only.
 func (o *offline) sessionAvailable(ctx context.Context, s module.Session) {
-	if s.Priority() < 0 {
+	if s.Priority() < 0 || o.knownEmpty(s.JID().Bare()) {
 		return
 	}
 	o.startDelivery(ctx, s, false)
@@ -199,6 +199,7 @@ func (d *delivery) send(ctx context.Context) {
 		if full || dead {
 			return
 		}
+		fromStart, gen := d.cursor == "", o.storesSoFar()
 		res, err := o.archive.Query(ctx, d.owner.String(), storage.Query{AfterID: d.cursor, Limit: deliverBatch})
 		if errors.Is(err, storage.ErrNotFound) && d.cursor != "" {
 			d.cursor = "" // the cursor's message was deleted: start over, skipping claims
@@ -211,6 +212,9 @@ func (d *delivery) send(ctx context.Context) {
 			return
 		}
 		if len(res.Items) == 0 {
+			if fromStart {
+				o.markEmpty(d.owner, gen)
+			}
 			d.exhausted = true
 			return
 		}

@@ -84,6 +84,7 @@ func start(h *module.Host, cfg Config) error {
 		window:  h.Settings().MaxQueueBytes / 4,
 		active:  map[module.Session]*delivery{},
 		claimed: map[jid.JID]map[string]*delivery{},
+		empty:   map[jid.JID]struct{}{},
 	}
 	if o.window <= 0 {
 		o.window = defaultWindow
@@ -136,6 +137,51 @@ type offline struct {
 	mu      sync.Mutex
 	active  map[module.Session]*delivery
 	claimed map[jid.JID]map[string]*delivery // owner -> stored message ID -> delivery holding it
+
+	// empty holds the accounts known to have no stored messages, so that
+	// their logins skip the storage read: a delivery that read nothing
+	// from the start adds its owner, unless a message was stored since it
+	// began (stores counts them), and every store removes its owner after
+	// its append. Only this module stores offline messages while the
+	// server runs (an import into a running server's database is
+	// delivered after the next message stored through it, or a restart).
+	emptyMu sync.Mutex
+	empty   map[jid.JID]struct{}
+	stores  uint64
+}
+
+// storesSoFar returns the number of messages stored so far, which a
+// delivery reads before it queries.
+func (o *offline) storesSoFar() uint64 {
+	o.emptyMu.Lock()
+	defer o.emptyMu.Unlock()
+	return o.stores
+}
+
+// markEmpty records that owner has no stored messages, read when stores
+// was at gen, unless a message was stored since.
+func (o *offline) markEmpty(owner jid.JID, gen uint64) {
+	o.emptyMu.Lock()
+	defer o.emptyMu.Unlock()
+	if o.stores == gen {
+		o.empty[owner] = struct{}{}
+	}
+}
+
+// stored notes a message appended for owner.
+func (o *offline) stored(owner jid.JID) {
+	o.emptyMu.Lock()
+	defer o.emptyMu.Unlock()
+	o.stores++
+	delete(o.empty, owner)
+}
+
+// knownEmpty reports whether owner is known to have no stored messages.
+func (o *offline) knownEmpty(owner jid.JID) bool {
+	o.emptyMu.Lock()
+	defer o.emptyMu.Unlock()
+	_, ok := o.empty[owner]
+	return ok
 }
 
 // lock locks owner's stripe and returns its unlock function.

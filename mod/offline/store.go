@@ -131,6 +131,8 @@ func (o *offline) store(ctx context.Context, owner jid.JID, msg *stanza.Element)
 		return false, nil
 	}
 	_, err = o.archive.Append(ctx, owner.String(), storage.Item{Time: received, With: msg.Get("from"), Data: data})
+	// Even a failed append may have stored the message.
+	o.stored(owner)
 	return err == nil, err
 }
 
