@@ -115,6 +115,13 @@ func (mp instrumentedMap) Set(ctx context.Context, owner, key string, value []by
 	return err
 }
 
+func (mp instrumentedMap) SetMany(ctx context.Context, entries []storage.OwnerEntry) error {
+	start := time.Now()
+	err := mp.Map.SetMany(ctx, entries)
+	mp.m.observe("map.set_many", start, err)
+	return err
+}
+
 func (mp instrumentedMap) Delete(ctx context.Context, owner, key string) error {
 	start := time.Now()
 	err := mp.Map.Delete(ctx, owner, key)

@@ -69,12 +69,22 @@ type Entry struct {
 	Value []byte
 }
 
+// OwnerEntry is one value of one owner, for Map.SetMany.
+type OwnerEntry struct {
+	Owner, Key string
+	Value      []byte
+}
+
 // Map keeps small opaque values per owner and key.
 type Map interface {
 	// Get returns the value or ErrNotFound.
 	Get(ctx context.Context, owner, key string) ([]byte, error)
 	// Set creates or replaces the value.
 	Set(ctx context.Context, owner, key string, value []byte) error
+	// SetMany creates or replaces the values of entries, of any owners,
+	// all or none (in one transaction where the backend has them): a
+	// batch costs about what one Set does.
+	SetMany(ctx context.Context, entries []OwnerEntry) error
 	// Delete removes the key; deleting an absent key is not an error.
 	Delete(ctx context.Context, owner, key string) error
 	// All returns every entry of owner sorted by key (empty, not an error, when none).

@@ -35,6 +35,24 @@ func (m kvMap) Set(ctx context.Context, owner, key string, value []byte) error {
 	}
 	m.s.mu.Lock()
 	defer m.s.mu.Unlock()
+	m.setLocked(owner, key, value)
+	return nil
+}
+
+func (m kvMap) SetMany(ctx context.Context, entries []storage.OwnerEntry) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
+	for _, e := range entries {
+		m.setLocked(e.Owner, e.Key, e.Value)
+	}
+	return nil
+}
+
+// setLocked sets one value; the caller holds m.s.mu.
+func (m kvMap) setLocked(owner, key string, value []byte) {
 	owners := m.s.maps[m.name]
 	if owners == nil {
 		owners = map[string]map[string][]byte{}
@@ -46,7 +64,6 @@ func (m kvMap) Set(ctx context.Context, owner, key string, value []byte) error {
 		owners[owner] = keys
 	}
 	keys[key] = clone(value)
-	return nil
 }
 
 func (m kvMap) Delete(ctx context.Context, owner, key string) error {

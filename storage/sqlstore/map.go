@@ -30,6 +30,28 @@ func (m kvMap) Set(ctx context.Context, owner, key string, value []byte) error {
 	return err
 }
 
+func (m kvMap) SetMany(ctx context.Context, entries []storage.OwnerEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	return m.s.inTx(ctx, func(tx *sql.Tx) error {
+		st := m.s.write.txStmt(ctx, tx, m.s.q.kvSet)
+		for _, e := range entries {
+			args := []any{e.Owner, m.name, e.Key, storage.OwnerHost(e.Owner), nonNil(e.Value)}
+			var err error
+			if st != nil {
+				_, err = st.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, m.s.q.kvSet, args...)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func (m kvMap) Delete(ctx context.Context, owner, key string) error {
 	_, err := m.s.write.ExecContext(ctx, m.s.q.kvDelete, owner, m.name, key)
 	return err

@@ -25,6 +25,27 @@ func testMap(t *testing.T, open func(t *testing.T) storage.Store) {
 		get(t, m, "alice@example.com", "bob@example.com", []byte("second value"))
 		all(t, m, "alice@example.com", []storage.Entry{{Key: "bob@example.com", Value: []byte("second value")}})
 	})
+	t.Run("SetMany", func(t *testing.T) {
+		ctx := t.Context()
+		st := open(t)
+		m := st.Map("last")
+		must(t, m.SetMany(ctx, nil))
+		must(t, m.Set(ctx, "alice@example.com", "logout", []byte("1")))
+		batch := []storage.OwnerEntry{
+			{Owner: "alice@example.com", Key: "logout", Value: []byte("2")},
+			{Owner: "bob@example.com", Key: "logout", Value: []byte("3")},
+			{Owner: "bob@example.org", Key: "k", Value: []byte{}},
+		}
+		must(t, m.SetMany(ctx, batch))
+		batch[1].Value[0] = 'x' // the store keeps its own copy
+		get(t, m, "alice@example.com", "logout", []byte("2"))
+		get(t, m, "bob@example.com", "logout", []byte("3"))
+		get(t, m, "bob@example.org", "k", []byte{})
+		owners(t, m, "example.org", []string{"bob@example.org"})
+		// Another map's entries are apart.
+		_, err := st.Map("roster").Get(ctx, "bob@example.com", "logout")
+		errIs(t, "Get in another map", err, storage.ErrNotFound)
+	})
 	t.Run("Delete", func(t *testing.T) {
 		ctx := t.Context()
 		m := open(t).Map("roster")
