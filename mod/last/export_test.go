@@ -12,3 +12,6 @@ func SetClock(t *testing.T, fn func() time.Time) {
 	now = fn
 	t.Cleanup(func() { now = old })
 }
+
+// FlushDelay is flushDelay, for tests.
+const FlushDelay = flushDelay

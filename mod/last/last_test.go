@@ -163,12 +163,23 @@ func TestSessionClosed(t *testing.T) {
 			env.Registry.RunSessionClosed(context.Background(), s)
 
 			bare := s.JID().Bare().String()
-			v, err := env.Store.Map("last").Get(context.Background(), bare, "logout")
 			if !tc.recorded {
-				if err == nil {
+				env.IQ(t, query(tc.user, bare)).WantError(t, "cancel", "service-unavailable")
+				time.Sleep(3 * last.FlushDelay)
+				if v, err := env.Store.Map("last").Get(context.Background(), bare, "logout"); err == nil {
 					t.Fatalf("logout recorded for %s: %q", bare, v)
 				}
 				return
+			}
+			// Answered before the batch is written, and after.
+			setClock(t0.Add(time.Hour + 42*time.Second))
+			env.IQ(t, query(tc.user, bare)).WantResult(t, seconds(42))
+			var v []byte
+			var err error
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				if v, err = env.Store.Map("last").Get(context.Background(), bare, "logout"); err == nil {
+					break
+				}
 			}
 			if err != nil {
 				t.Fatalf("no logout recorded: %v", err)
@@ -176,7 +187,6 @@ func TestSessionClosed(t *testing.T) {
 			if want := strconv.FormatInt(t0.Add(time.Hour).Unix(), 10); string(v) != want {
 				t.Fatalf("recorded %q, want %q", v, want)
 			}
-			setClock(t0.Add(time.Hour + 42*time.Second))
 			env.IQ(t, query(tc.user, bare)).WantResult(t, seconds(42))
 		})
 	}
