@@ -99,6 +99,18 @@ func (p *parser) release() {
 	}
 }
 
+// idle readies p for workPool: it forgets its input and the stream's
+// declarations, so that neither stays alive in the pool, and drops a
+// large unescaping buffer.
+func (p *parser) idle() {
+	p.release()
+	clear(p.ns[:cap(p.ns)])
+	clear(p.stack[:cap(p.stack)])
+	clear(p.nodes[:cap(p.nodes)])
+	clear(p.raw[:cap(p.raw)])
+	p.s, p.scope = "", nil
+}
+
 // maxPinned is the size of input the parser's scratch may keep alive
 // between elements.
 const maxPinned = 4 << 10
