@@ -82,8 +82,8 @@ func (p *parser) reset(s string, base int64, scope []binding) {
 
 // release drops the slabs, which belong to the returned tree now. The
 // scratch slices keep references into the last input until the next one
-// overwrites them; after a large stanza they are cleared so that an idle
-// Decoder does not pin it.
+// overwrites them; after a large stanza they are cleared so that a
+// Decoder holding more input does not pin it (idle clears them always).
 func (p *parser) release() {
 	p.elems, p.attrs, p.kids = nil, nil, nil
 	p.txt = ""
