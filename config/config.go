@@ -370,7 +370,7 @@ func (t *TURN) validate() error {
 // over these keys.
 type Memory struct {
 	// Headroom is how far the heap may at least grow past the live heap
-	// before the next collection: "32MiB" by default. It is what a small
+	// before the next collection: "16MiB" by default. It is what a small
 	// server pays in memory to keep the collector from running often.
 	Headroom Size `toml:"headroom"`
 	// HeadroomPercent is the headroom as a percentage of the live heap,
@@ -385,7 +385,7 @@ type Memory struct {
 
 // preset sets the memory defaults that 0 may turn off.
 func (m *Memory) preset() {
-	m.Headroom, m.HeadroomPercent = 32<<20, 25
+	m.Headroom, m.HeadroomPercent = 16<<20, 25
 }
 
 // Size is a number of bytes: a TOML integer, or a string with a unit

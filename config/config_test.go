@@ -225,15 +225,15 @@ func TestACMEAndAdmins(t *testing.T) {
 // TestMemory: the [memory] keys, their defaults, and sizes written as
 // integers or with units.
 func TestMemory(t *testing.T) {
-	if m := Default().Memory; m.Headroom != 32<<20 || m.HeadroomPercent != 25 || m.Limit != 0 {
-		t.Errorf("defaults %+v, want 32 MiB, 25%%, no limit", m)
+	if m := Default().Memory; m.Headroom != 16<<20 || m.HeadroomPercent != 25 || m.Limit != 0 {
+		t.Errorf("defaults %+v, want 16 MiB, 25%%, no limit", m)
 	}
 	tests := []struct {
 		text    string
 		want    Memory
 		wantErr string
 	}{
-		{text: "", want: Memory{Headroom: 32 << 20, HeadroomPercent: 25}},
+		{text: "", want: Memory{Headroom: 16 << 20, HeadroomPercent: 25}},
 		{text: `headroom = "8MiB"` + "\nheadroom_percent = 0\nlimit = \"1GiB\"", want: Memory{Headroom: 8 << 20, Limit: 1 << 30}},
 		{text: `headroom = 1048576` + "\nlimit = \"500 MB\"", want: Memory{Headroom: 1 << 20, HeadroomPercent: 25, Limit: 500e6}},
 		{text: `headroom = "64KiB"`, want: Memory{Headroom: 64 << 10, HeadroomPercent: 25}},
