@@ -33,10 +33,13 @@ var allowedImports = map[string][]string{
 	"turn":      {},
 	"webstream": {"stanza"},
 	// s2s knows the router only through its own small Router interface.
-	"s2s":            {"jid", "stanza", "internal/rate"},
-	"internal/rate":  {},
-	"certs":          {"config"},
-	"certs/acmetest": {},
+	"s2s":           {"jid", "stanza", "internal/rate"},
+	"internal/rate": {},
+	// heapgoal is the process's garbage collector policy; the server
+	// applies it for hearth serve (docs/memory.md).
+	"internal/heapgoal": {},
+	"certs":             {"config"},
+	"certs/acmetest":    {},
 	// dump reads and writes per-user data through the exported API of the
 	// modules that own it (mod/roster, which takes a module.Host; mod/vcard,
 	// mod/private and mod/pep, which take the store).

@@ -43,6 +43,8 @@ type Config struct {
 	// TURN is the built-in STUN/TURN server for audio and video calls
 	// (docs/design/006-calls.md).
 	TURN TURN `toml:"turn"`
+	// Memory is the garbage collector's policy (docs/memory.md).
+	Memory Memory `toml:"memory"`
 	// Admins are the bare JIDs of the server's administrators: they may
 	// run the XEP-0133 service administration commands and create
 	// invitations that make other admins. Top-level key "admins".
@@ -363,6 +365,68 @@ func (t *TURN) validate() error {
 	return nil
 }
 
+// Memory is how much memory the Go garbage collector may use beyond the
+// live heap (docs/memory.md). GOGC and GOMEMLIMIT in the environment win
+// over these keys.
+type Memory struct {
+	// Headroom is how far the heap may at least grow past the live heap
+	// before the next collection: "16MiB" by default. It is what a small
+	// server pays in memory to keep the collector from running often.
+	Headroom Size `toml:"headroom"`
+	// HeadroomPercent is the headroom as a percentage of the live heap,
+	// when that is more than Headroom: default 25. Go's default is 100,
+	// the heap's size again in garbage.
+	HeadroomPercent int `toml:"headroom_percent"`
+	// Limit is a soft limit on the memory of the process (Go's memory
+	// limit, e.g. "512MiB"): near it the collector runs as often as it
+	// must, up to half the CPU. Default "0", no limit.
+	Limit Size `toml:"limit"`
+}
+
+// preset sets the memory defaults that 0 may turn off.
+func (m *Memory) preset() {
+	m.Headroom, m.HeadroomPercent = 16<<20, 25
+}
+
+// Size is a number of bytes: a TOML integer, or a string with a unit
+// ("512KiB", "32MiB", "1GiB"; also KB, MB, GB as powers of 1000).
+type Size int64
+
+// UnmarshalTOML decodes an integer or a string with a unit.
+func (z *Size) UnmarshalTOML(v any) error {
+	switch v := v.(type) {
+	case int64:
+		if v < 0 {
+			return fmt.Errorf("invalid size %d", v)
+		}
+		*z = Size(v)
+		return nil
+	case string:
+		return z.parse(v)
+	}
+	return fmt.Errorf("invalid size %v: want bytes or a string such as \"32MiB\"", v)
+}
+
+func (z *Size) parse(s string) error {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	num, mult := strings.TrimSpace(s), int64(1)
+	for _, u := range units {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("invalid size %q", s)
+	}
+	*z = Size(n * mult)
+	return nil
+}
+
 // Auth configures password storage.
 type Auth struct {
 	SCRAMIterations int `toml:"scram_iterations"` // default 4096; >= 4096 recommended
@@ -434,6 +498,7 @@ func Default() *File {
 	f.Limits.presetLimits()
 	f.TURN.preset()
 	f.S2S.preset()
+	f.Memory.preset()
 	// Without a file, the web services are on too: file upload,
 	// WebSocket and BOSH work out of the box, as clients expect.
 	f.Listen.HTTPS = []string{":5281"}
@@ -537,6 +602,7 @@ func (f *File) coreFields() map[string]any {
 		"stream_management": &f.StreamManagement,
 		"http":              &f.HTTP,
 		"s2s":               &f.S2S,
+		"memory":            &f.Memory,
 		"components":        &f.Components,
 		"acme":              &f.ACME,
 		"turn":              &f.TURN,
@@ -564,6 +630,7 @@ func Parse(text string) (*File, error) {
 	f.Limits.presetLimits()
 	f.TURN.preset()
 	f.S2S.preset()
+	f.Memory.preset()
 	f.TLS.Watch = Duration(time.Minute)
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(text, &top)
@@ -627,6 +694,9 @@ func (f *File) validate() error {
 		if v < 0 {
 			return fmt.Errorf("limits.%s: must not be negative (0 turns it off)", key)
 		}
+	}
+	if c.Memory.HeadroomPercent < 0 {
+		return errors.New("memory.headroom_percent: must not be negative")
 	}
 	for _, a := range c.Admins {
 		if i := strings.IndexByte(a, '@'); i <= 0 || strings.ContainsAny(a, "/ ") {

@@ -221,3 +221,43 @@ func TestACMEAndAdmins(t *testing.T) {
 		}
 	}
 }
+
+// TestMemory: the [memory] keys, their defaults, and sizes written as
+// integers or with units.
+func TestMemory(t *testing.T) {
+	if m := Default().Memory; m.Headroom != 16<<20 || m.HeadroomPercent != 25 || m.Limit != 0 {
+		t.Errorf("defaults %+v, want 16 MiB, 25%%, no limit", m)
+	}
+	tests := []struct {
+		text    string
+		want    Memory
+		wantErr string
+	}{
+		{text: "", want: Memory{Headroom: 16 << 20, HeadroomPercent: 25}},
+		{text: `headroom = "8MiB"` + "\nheadroom_percent = 0\nlimit = \"1GiB\"", want: Memory{Headroom: 8 << 20, Limit: 1 << 30}},
+		{text: `headroom = 1048576` + "\nlimit = \"500 MB\"", want: Memory{Headroom: 1 << 20, HeadroomPercent: 25, Limit: 500e6}},
+		{text: `headroom = "64KiB"`, want: Memory{Headroom: 64 << 10, HeadroomPercent: 25}},
+		{text: `headroom = 0`, want: Memory{HeadroomPercent: 25}},
+		{text: `headroom = "lots"`, wantErr: "invalid size"},
+		{text: `headroom = "-1MiB"`, wantErr: "invalid size"},
+		{text: `limit = -5`, wantErr: "invalid size"},
+		{text: `headroom_percent = -1`, wantErr: "headroom_percent"},
+		{text: `gogc = 50`, wantErr: "memory.gogc"},
+	}
+	for _, tt := range tests {
+		f, err := Parse("[memory]\n" + tt.text)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q: error %v, want one with %q", tt.text, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.text, err)
+			continue
+		}
+		if f.Memory != tt.want {
+			t.Errorf("%q: %+v, want %+v", tt.text, f.Memory, tt.want)
+		}
+	}
+}

@@ -76,9 +76,35 @@ type Inactive interface {
 var UsesArchive = NewKey[bool]("uses-archive")
 
 // Values is a small map of per-session module data, keyed by *Key.
+//
+// It is a list, not a Go map: a session holds a handful of values, which
+// a linear search finds as fast, and a map of one entry costs over 300
+// bytes per session (with 10 000 idle sessions, 3 MB).
 type Values struct {
 	mu sync.Mutex
-	m  map[any]any
+	kv []keyValue
+}
+
+// keyValue is one entry of Values: key is the *Key[T], value a T.
+type keyValue struct{ key, value any }
+
+// find returns the index of key in v.kv, or -1. Caller holds v.mu.
+func (v *Values) find(key any) int {
+	for i := range v.kv {
+		if v.kv[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// set stores value for key. Caller holds v.mu.
+func (v *Values) set(key, value any) {
+	if i := v.find(key); i >= 0 {
+		v.kv[i].value = value
+		return
+	}
+	v.kv = append(v.kv, keyValue{key, value})
 }
 
 // Key is a typed per-session value slot. Create keys once, at package level.
@@ -92,12 +118,12 @@ func (k *Key[T]) Get(s Session) (T, bool) {
 	v := s.Values()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	x, ok := v.m[k]
-	if !ok {
+	i := v.find(k)
+	if i < 0 {
 		var zero T
 		return zero, false
 	}
-	return x.(T), true
+	return v.kv[i].value.(T), true
 }
 
 // Set stores val in s for k.
@@ -105,10 +131,7 @@ func (k *Key[T]) Set(s Session, val T) {
 	v := s.Values()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.m == nil {
-		v.m = make(map[any]any)
-	}
-	v.m[k] = val
+	v.set(k, val)
 }
 
 // Update replaces the value of k in s by fn(old, present) atomically with
@@ -117,15 +140,12 @@ func (k *Key[T]) Update(s Session, fn func(old T, present bool) T) T {
 	v := s.Values()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.m == nil {
-		v.m = make(map[any]any)
-	}
-	old, ok := v.m[k]
 	var o T
-	if ok {
-		o = old.(T)
+	i := v.find(k)
+	if i >= 0 {
+		o = v.kv[i].value.(T)
 	}
-	n := fn(o, ok)
-	v.m[k] = n
+	n := fn(o, i >= 0)
+	v.set(k, n)
 	return n
 }

@@ -95,6 +95,10 @@ func (vh *VHost) Bind(ctx context.Context, c *stream.Conn, bare jid.JID, resourc
 func (vh *VHost) bind(ctx context.Context, c *stream.Conn, bare jid.JID, resource string, setup func(*Session)) (stream.SessionHandler, jid.JID, error) {
 	if resource == "" {
 		resource = stanza.NewID()
+	} else {
+		// The resource is a part of the bind request's text: the
+		// session keeps its JID for its life, but not that request.
+		resource = strings.Clone(resource)
 	}
 	full, err := bare.WithResource(resource)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,7 +102,24 @@ func idleSessionMemory(b *testing.B, addr string, n int, password string) (heap,
 	}
 	time.Sleep(500 * time.Millisecond) // the last replies are written
 	after := liveMemory()
+	if path := os.Getenv("HEARTH_IDLE_HEAPPROFILE"); path != "" {
+		writeHeapProfile(b, path)
+	}
 	return float64(after.heap-before.heap) / float64(n), float64(after.stack-before.stack) / float64(n)
+}
+
+// writeHeapProfile writes the in-use heap to path (after the GCs of
+// liveMemory), for go tool pprof -inuse_space.
+func writeHeapProfile(b *testing.B, path string) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
 
 type memory struct{ heap, stack int64 }

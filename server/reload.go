@@ -174,6 +174,7 @@ func (s *Server) reload(path string) (ReloadResult, error) {
 		{"turn", old.TURN, next.TURN},
 		{"s2s", oldS2S, nextS2S},
 		{"tls.curves", old.TLS.Curves, next.TLS.Curves},
+		{"memory", old.Memory, next.Memory},
 	} {
 		res.NeedsRestart = append(res.NeedsRestart, diff(part.name, part.old, part.new)...)
 	}

@@ -20,15 +20,27 @@ const (
 // up to the stanza limit, and is given back once it holds no input, so
 // that an idle connection holds no buffer: while the decoder waits for
 // input with nothing buffered, it reads into its small peek array, and
-// takes a buffer from a pool only when bytes arrive.
+// takes a buffer from a pool only when bytes arrive. The scanner and the
+// parser, with their scratch slices, come and go with the buffer.
 const (
 	minBufSize = 4 << 10
 	peekSize   = 128
 )
 
-// bufPool holds the decoders' minBufSize buffers; larger ones, grown for a
-// large stanza, are dropped when released.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, minBufSize); return &b }}
+// work is what a Decoder needs only while it holds input: a buffer of
+// minBufSize and the state of the scanner and of the parser. An idle
+// Decoder (one waiting for input with nothing buffered, as most of a
+// server's are) holds none of it: with 10 000 idle streams that is 10 MB
+// less, and no last stanza kept alive by the parser's scratch.
+type work struct {
+	buf []byte
+	sc  scanner
+	p   parser
+}
+
+// workPool holds the work of idle decoders. A buffer grown for a large
+// stanza is not kept: the work keeps its minBufSize one.
+var workPool = sync.Pool{New: func() any { return &work{buf: make([]byte, minBufSize)} }}
 
 // maxEmptyReads is how many consecutive (0, nil) reads are tolerated before
 // io.ErrNoProgress.
@@ -54,8 +66,8 @@ type Decoder struct {
 	r   io.Reader
 	lim Limits
 
-	buf        []byte
-	pooled     *[]byte // the bufPool entry buf came from, or nil
+	buf        []byte // w.buf, or a larger one; nil when w is
+	w          *work  // from workPool while input is buffered, else nil
 	peek       [peekSize]byte
 	rpos, wpos int   // unconsumed input is buf[rpos:wpos]
 	offset     int64 // input offset of buf[rpos]
@@ -70,10 +82,8 @@ type Decoder struct {
 	streamNS  []binding // declarations on the stream header
 	err       error     // sticky decoding error
 
-	sc     scanner
-	inElem bool // sc holds a partly scanned element at buf[rpos]
+	inElem bool // w.sc holds a partly scanned element at buf[rpos]
 	peeked int  // length of the element at buf[rpos] Peek returned, or 0
-	p      parser
 }
 
 // NewDecoder returns a Decoder reading from r with limits lim.
@@ -88,7 +98,6 @@ func NewDecoder(r io.Reader, lim Limits) *Decoder {
 		lim.MaxAttrs = DefaultMaxAttrs
 	}
 	d := &Decoder{lim: lim}
-	d.p.lim = lim
 	d.Reset(r)
 	return d
 }
@@ -143,16 +152,14 @@ func (d *Decoder) consume(n int) {
 	}
 }
 
-// shrink gives the buffer back once it holds no input.
+// shrink gives the buffer and the work back once it holds no input.
 func (d *Decoder) shrink() {
-	if d.rpos != d.wpos || d.buf == nil {
+	if d.rpos != d.wpos || d.w == nil {
 		return
 	}
-	if d.pooled != nil {
-		bufPool.Put(d.pooled)
-		d.pooled = nil
-	}
-	d.buf = nil
+	d.w.p.idle()
+	workPool.Put(d.w)
+	d.w, d.buf = nil, nil
 	d.rpos, d.wpos = 0, 0
 }
 
@@ -182,10 +189,6 @@ func (d *Decoder) fill() error {
 		}
 		nb := make([]byte, size)
 		copy(nb, d.buf[:d.wpos])
-		if d.pooled != nil {
-			bufPool.Put(d.pooled)
-			d.pooled = nil
-		}
 		d.buf = nb
 	}
 	return d.read(d.buf[d.wpos:])
@@ -198,8 +201,9 @@ func (d *Decoder) read(p []byte) error {
 		n, err := d.r.Read(p)
 		if n > 0 {
 			if &p[0] == &d.peek[0] {
-				d.pooled = bufPool.Get().(*[]byte)
-				d.buf = *d.pooled
+				d.w = workPool.Get().(*work)
+				d.w.p.lim = d.lim
+				d.buf = d.w.buf
 				copy(d.buf, p[:n])
 			}
 			d.wpos += n
@@ -217,7 +221,9 @@ func (d *Decoder) read(p []byte) error {
 func (d *Decoder) fail(err error) error {
 	d.err = err
 	d.inElem, d.peeked = false, 0
-	d.p.release()
+	if d.w != nil {
+		d.w.p.release()
+	}
 	return err
 }
 
@@ -393,11 +399,11 @@ func checkXMLDecl(s string) error {
 // at rpos is complete and returns its length.
 func (d *Decoder) scanElement(header bool) (int, error) {
 	if !d.inElem {
-		d.sc.reset(header)
+		d.w.sc.reset(header)
 		d.inElem = true
 	}
 	for {
-		n, serr := d.sc.scan(d.buf[d.rpos:d.wpos], &d.lim)
+		n, serr := d.w.sc.scan(d.buf[d.rpos:d.wpos], &d.lim)
 		if serr != nil {
 			return 0, d.fail(d.scanFailure(serr))
 		}
@@ -408,7 +414,7 @@ func (d *Decoder) scanElement(header bool) (int, error) {
 			}
 			return n, nil
 		}
-		if d.sc.pos > d.lim.MaxStanzaBytes {
+		if d.w.sc.pos > d.lim.MaxStanzaBytes {
 			return 0, d.fail(d.errorf(ErrTooLarge, "element larger than %d bytes", d.lim.MaxStanzaBytes))
 		}
 		if err := d.fill(); err != nil {
@@ -426,9 +432,10 @@ func (d *Decoder) scanFailure(serr *scanError) error {
 	if serr.pos < 0 {
 		return serr.err
 	}
-	d.p.reset(string(d.buf[d.rpos:d.rpos+serr.pos]), d.offset, d.streamNS)
-	_, err := d.p.element(0, 0, 0)
-	d.p.release()
+	p := &d.w.p
+	p.reset(string(d.buf[d.rpos:d.rpos+serr.pos]), d.offset, d.streamNS)
+	_, err := p.element(0, 0, 0)
+	p.release()
 	if err != nil && err != errTruncated {
 		return err
 	}
@@ -449,7 +456,7 @@ func (d *Decoder) StreamStart() (StreamHeader, error) {
 	if d.err != nil {
 		return StreamHeader{}, d.err
 	}
-	if d.inElem && !d.sc.header {
+	if d.inElem && !d.w.sc.header {
 		return StreamHeader{}, errors.New("stanza: StreamStart inside an element")
 	}
 	if d.started {
@@ -469,7 +476,7 @@ func (d *Decoder) StreamStart() (StreamHeader, error) {
 	if err != nil {
 		return StreamHeader{}, err
 	}
-	p := &d.p
+	p := &d.w.p
 	p.reset(string(d.buf[d.rpos:d.rpos+n]), d.offset, nil)
 	defer p.release()
 	p.elems = make([]Element, 1)
@@ -486,41 +493,72 @@ func (d *Decoder) StreamStart() (StreamHeader, error) {
 	if e == nil {
 		f := p.stack[0]
 		e = f.el
-		d.streamTag = f.qname
-		d.streamNS = append([]binding(nil), p.ns...)
+		// The Decoder keeps these for the stream's life: owned copies,
+		// so that they do not pin the header's text.
+		d.streamTag = own(f.qname)
+		d.streamNS = make([]binding, len(p.ns))
+		for i, b := range p.ns {
+			d.streamNS[i] = binding{own(b.prefix), own(b.uri)}
+		}
 		clear(p.ns)
 	} else {
 		d.ended = true // <stream:stream/>: opened and closed at once
 	}
-	h := StreamHeader{StreamNS: e.Name.Space, Local: e.Name.Local}
+	// The header's fields are owned copies too: a stream keeps its domain
+	// and language for its life.
+	h := StreamHeader{StreamNS: own(e.Name.Space), Local: own(e.Name.Local)}
 	for _, a := range e.Attr {
 		switch {
 		case a.Name.Space == NSXML && a.Name.Local == "lang":
-			h.Lang = a.Value
+			h.Lang = own(a.Value)
 		case a.Name.Space != "":
 		case a.Name.Local == "to":
-			h.To = a.Value
+			h.To = own(a.Value)
 		case a.Name.Local == "from":
-			h.From = a.Value
+			h.From = own(a.Value)
 		case a.Name.Local == "id":
-			h.ID = a.Value
+			h.ID = own(a.Value)
 		case a.Name.Local == "version":
-			h.Version = a.Value
+			h.Version = own(a.Value)
 		default:
-			h.setAttr(a.Name.Local, a.Value)
+			h.setAttr(own(a.Name.Local), own(a.Value))
 		}
 	}
 	for _, a := range p.raw {
 		switch {
 		case a.prefix == "" && a.local == "xmlns":
-			h.DefaultNS = a.value
+			h.DefaultNS = own(a.value)
 		case a.prefix == "xmlns":
-			h.setAttr("xmlns:"+a.local, a.value)
+			h.setAttr("xmlns:"+a.local, own(a.value))
 		}
 	}
 	d.consume(n)
 	d.started, d.stream, d.declOK = true, true, false
 	return h, nil
+}
+
+// own returns s in a string of its own, not a part of a stanza's text:
+// the constant for the values every stream header has, a copy otherwise.
+func own(s string) string {
+	switch s {
+	case "":
+		return ""
+	case NSClient:
+		return NSClient
+	case NSServer:
+		return NSServer
+	case NSStream:
+		return NSStream
+	case "stream":
+		return "stream"
+	case "stream:stream":
+		return "stream:stream"
+	case "1.0":
+		return "1.0"
+	case "en":
+		return "en"
+	}
+	return strings.Clone(s)
 }
 
 func (h *StreamHeader) setAttr(k, v string) {
@@ -548,9 +586,9 @@ func (d *Decoder) Next() (*Element, error) {
 		return nil, err
 	}
 	d.peeked = 0
-	p := &d.p
+	p, sc := &d.w.p, &d.w.sc
 	p.reset(string(d.buf[d.rpos:d.rpos+n]), d.offset, d.streamNS)
-	e, err := p.element(d.sc.elems, d.sc.attrs, d.sc.elems+d.sc.texts)
+	e, err := p.element(sc.elems, sc.attrs, sc.elems+sc.texts)
 	p.release()
 	if err == errTruncated {
 		err = d.errorf(ErrNotWellFormed, "malformed element")

@@ -782,7 +782,7 @@ func TestDecoderIdleHoldsNoBuffer(t *testing.T) {
 	if err != nil || el.ChildText("", "body") != "one" {
 		t.Fatalf("Next = %v, %v", el, err)
 	}
-	if d.buf != nil || d.pooled != nil {
+	if d.buf != nil || d.w != nil {
 		t.Fatalf("idle decoder holds a %d-byte buffer", cap(d.buf))
 	}
 	// Input larger than the peek array, arriving while idle.

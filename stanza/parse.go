@@ -82,8 +82,8 @@ func (p *parser) reset(s string, base int64, scope []binding) {
 
 // release drops the slabs, which belong to the returned tree now. The
 // scratch slices keep references into the last input until the next one
-// overwrites them; after a large stanza they are cleared so that an idle
-// Decoder does not pin it.
+// overwrites them; after a large stanza they are cleared so that a
+// Decoder holding more input does not pin it (idle clears them always).
 func (p *parser) release() {
 	p.elems, p.attrs, p.kids = nil, nil, nil
 	p.txt = ""
@@ -97,6 +97,18 @@ func (p *parser) release() {
 	if cap(p.tmp) > maxScratch {
 		p.tmp = nil
 	}
+}
+
+// idle readies p for workPool: it forgets its input and the stream's
+// declarations, so that neither stays alive in the pool, and drops a
+// large unescaping buffer.
+func (p *parser) idle() {
+	p.release()
+	clear(p.ns[:cap(p.ns)])
+	clear(p.stack[:cap(p.stack)])
+	clear(p.nodes[:cap(p.nodes)])
+	clear(p.raw[:cap(p.raw)])
+	p.s, p.scope = "", nil
 }
 
 // maxPinned is the size of input the parser's scratch may keep alive

@@ -129,11 +129,18 @@ func (c *Conn) serveInput(loop func() error) error {
 		return loop()
 	}
 	c.wc.nonblocking = true
+	tc, _ := c.nc.(*tls.Conn)
 	var err error
 	done := make(chan struct{}, 1)
 	burst := func() { err = loop() }
 	for {
+		if tc != nil {
+			lendTLSBuffer(tc)
+		}
 		runApart(burst, done)
+		if tc != nil {
+			releaseTLSBuffers(tc) // tlsbuf.go
+		}
 		if !errors.Is(err, errWouldBlock) {
 			return err
 		}

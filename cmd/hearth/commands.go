@@ -101,6 +101,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer srv.Close()
+	defer srv.ApplyMemoryPolicy()()
 	if err := srv.Listen(); err != nil {
 		return err
 	}
