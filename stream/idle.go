@@ -134,9 +134,6 @@ func (c *Conn) serveInput(loop func() error) error {
 	done := make(chan struct{}, 1)
 	burst := func() { err = loop() }
 	for {
-		if tc != nil {
-			lendTLSBuffer(tc)
-		}
 		runApart(burst, done)
 		if tc != nil {
 			releaseTLSBuffers(tc) // tlsbuf.go

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"reflect"
-	"sync"
 	"unsafe"
 )
 
@@ -16,8 +15,12 @@ import (
 //
 // So between bursts of input (idle.go), when no goroutine is in the
 // tls.Conn's Read and the buffers hold nothing, the stream empties them
-// itself, and lends the record buffer a pooled one for the next burst:
-// an idle stream holds neither, a busy one allocates nothing per burst.
+// itself: the next burst's first record grows a new record buffer, which
+// the garbage collector takes back after the burst. A buffer is never
+// handed from one connection to another (a pool would save that
+// allocation, but it would rely on crypto/tls keeping no other reference
+// into the buffer, which a Go release could change without renaming
+// anything, and then one connection's plaintext could reach another).
 // The fields are found by name and type through reflect, once; should a
 // Go release rename or retype them, tlsFields is nil and nothing is done
 // (TestTLSBuffersFound fails, to say so).
@@ -46,14 +49,6 @@ func findTLSFields() *tlsInputFields {
 	return &tf
 }
 
-// tlsBufSize is the size of the record buffers lent to bursts: a few
-// chat-sized records, with the 512 bytes of room crypto/tls asks for
-// beyond each record. A larger record grows a buffer of TLS's own, which
-// is dropped at the end of the burst.
-const tlsBufSize = 4 << 10
-
-var tlsBufPool = sync.Pool{New: func() any { return new([tlsBufSize]byte) }}
-
 func tlsInputs(tc *tls.Conn) (rawInput *bytes.Buffer, input *bytes.Reader, hand *bytes.Buffer) {
 	p := unsafe.Pointer(tc)
 	return (*bytes.Buffer)(unsafe.Add(p, tlsFields.rawInput)),
@@ -61,22 +56,8 @@ func tlsInputs(tc *tls.Conn) (rawInput *bytes.Buffer, input *bytes.Reader, hand 
 		(*bytes.Buffer)(unsafe.Add(p, tlsFields.hand))
 }
 
-// lendTLSBuffer gives tc an empty record buffer from the pool, before a
-// burst of input. No goroutine may be in tc's Read or handshake.
-func lendTLSBuffer(tc *tls.Conn) {
-	if tlsFields == nil {
-		return
-	}
-	rawInput, _, _ := tlsInputs(tc)
-	if rawInput.Cap() != 0 {
-		return
-	}
-	*rawInput = *bytes.NewBuffer(tlsBufPool.Get().(*[tlsBufSize]byte)[:0])
-}
-
 // releaseTLSBuffers empties tc's input buffers that hold nothing, after a
-// burst of input: a record buffer of the pooled size goes back to the
-// pool. No goroutine may be in tc's Read or handshake.
+// burst of input. No goroutine may be in tc's Read or handshake.
 func releaseTLSBuffers(tc *tls.Conn) {
 	if tlsFields == nil {
 		return
@@ -84,10 +65,6 @@ func releaseTLSBuffers(tc *tls.Conn) {
 	rawInput, input, hand := tlsInputs(tc)
 	if input.Len() == 0 && rawInput.Len() == 0 && rawInput.Cap() != 0 {
 		input.Reset(nil) // it points into rawInput's buffer
-		rawInput.Reset()
-		if b := rawInput.AvailableBuffer(); cap(b) == tlsBufSize {
-			tlsBufPool.Put((*[tlsBufSize]byte)(b[:tlsBufSize]))
-		}
 		*rawInput = bytes.Buffer{}
 	}
 	if hand.Len() == 0 && hand.Cap() != 0 {
