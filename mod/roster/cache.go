@@ -33,7 +33,7 @@ func cachedItem(c *cache, owner, contact jid.JID) (it Item, ok bool) {
 	}
 	for i := range items {
 		if items[i].JID == contact {
-			return deepClone(items[i]), true
+			return items[i].clone(), true
 		}
 	}
 	// Not stored: what load returns for an absent item.
@@ -45,15 +45,7 @@ func cachedItem(c *cache, owner, contact jid.JID) (it Item, ok bool) {
 func cloneItems(items []Item) []Item {
 	out := make([]Item, len(items))
 	for i := range items {
-		out[i] = deepClone(items[i])
+		out[i] = items[i].clone()
 	}
 	return out
-}
-
-func deepClone(it Item) Item {
-	it = it.clone()
-	if it.PendingIn != nil {
-		it.PendingIn = it.PendingIn.Copy()
-	}
-	return it
 }

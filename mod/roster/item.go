@@ -90,6 +90,9 @@ func (it *Item) InRoster() bool { return it.stored && !it.Hidden }
 // clone returns a copy of it that shares nothing mutable with it.
 func (it Item) clone() Item {
 	it.Groups = slices.Clone(it.Groups)
+	if it.PendingIn != nil {
+		it.PendingIn = it.PendingIn.Copy()
+	}
 	return it
 }
 
