@@ -153,25 +153,21 @@ func ServeC2S(ctx context.Context, nc net.Conn, cfg C2SConfig) {
 	var c *Conn
 	var h SessionHandler
 	var r *reader
-	start := func() { c, h, r = startC2S(ctx, nc, wc, &cfg) }
+	// Over a waitConn this goroutine will wait for the bound stream's
+	// input: the deep stacks of negotiation (TLS, SASL) and of the
+	// session's end (storage, presence broadcast) grow on a worker's
+	// instead (idle.go).
+	deep := func(f func()) { f() }
 	if wc != nil {
-		// This goroutine will wait for the bound stream's input: the
-		// deep stack of TLS and SASL grows on another one (idle.go).
-		runApart(start, make(chan struct{}, 1))
-	} else {
-		start()
+		done := make(chan struct{}, 1)
+		deep = func(f func()) { runApart(f, done) }
 	}
+	deep(func() { c, h, r = startC2S(ctx, nc, wc, &cfg) })
 	if c == nil {
 		return // negotiation failed; the connection is closed
 	}
 	err := c.serveInput(func() error { return readLoop(c, r, h) })
-	if wc != nil {
-		// The session's end runs hooks as deep as a burst's (storage,
-		// presence broadcast): on a worker's grown stack too.
-		runApart(func() { h.Closed(err) }, make(chan struct{}, 1))
-	} else {
-		h.Closed(err)
-	}
+	deep(func() { h.Closed(err) })
 	c.Close(err)
 	<-c.drained
 	nc.Close()
