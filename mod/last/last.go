@@ -166,21 +166,17 @@ func (l *lastActivity) sessionClosed(ctx context.Context, s module.Session) {
 // flusher writes the pending logout times flushDelay after the first of
 // a batch, and what is pending when the host stops.
 func (l *lastActivity) flusher(ctx context.Context) {
-	t := time.NewTimer(0)
-	<-t.C
+	defer l.flush(context.WithoutCancel(ctx), true)
 	for {
 		select {
 		case <-ctx.Done():
-			l.flush(context.WithoutCancel(ctx), true)
 			return
 		case <-l.kick:
 		}
-		t.Reset(flushDelay)
 		select {
 		case <-ctx.Done():
-			l.flush(context.WithoutCancel(ctx), true)
 			return
-		case <-t.C:
+		case <-time.After(flushDelay):
 		}
 		l.flush(ctx, false)
 	}
