@@ -121,10 +121,3 @@ func (c *Cache[V]) Peek(owner jid.JID) (v V, ok bool) {
 	}
 	return v, false
 }
-
-// Len returns the number of accounts with an entry (loaded or not).
-func (c *Cache[V]) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
-}
