@@ -40,10 +40,7 @@ func TestCrashConsistency(t *testing.T) {
 		rounds, _ = strconv.Atoi(s)
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "hearth")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := hearthBinary(t)
 	addr, tlsAddr := freeAddr(t), freeAddr(t)
 	data := filepath.Join(dir, "data")
 	cfg := filepath.Join(dir, "hearth.toml")

@@ -21,10 +21,7 @@ import (
 func TestServeMemoryPolicy(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "hearth")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := hearthBinary(t)
 	serve := func(env ...string) (gogc, limit float64) {
 		t.Helper()
 		metrics := freeAddr(t)
