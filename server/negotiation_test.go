@@ -589,8 +589,9 @@ func TestSessionAndBind(t *testing.T) {
 			if res.Get("type") != "error" || errorCondition(res) != tc.want {
 				t.Fatalf("bind %q: %s, want %s", tc.resource, res, tc.want)
 			}
-			// The stream may try again (RFC 6120 §7.6.2).
-			c.Bind("second-try")
+			// The stream may try again (RFC 6120 §7.6.2), with a resource
+			// of its own: the subtests run side by side on one account.
+			c.Bind("second-try-" + strings.ReplaceAll(tc.name, " ", "-"))
 			ping(t, c)
 		})
 	}
